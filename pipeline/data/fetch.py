@@ -1,0 +1,131 @@
+"""Downloads with mirrors and checksums, and archive extraction that cannot escape its folder."""
+import gzip
+import hashlib
+import logging
+import os
+import tarfile
+import zipfile
+from pathlib import Path, PurePosixPath
+
+import requests
+
+from pipeline import PipelineError
+from pipeline.io import atomic_path
+
+log = logging.getLogger(__name__)
+CHUNK = 1 << 20
+
+
+def sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _check_gzip(path):
+    """Read a .gz to the end: a truncated or corrupt file raises here, not mid-training."""
+    try:
+        with gzip.open(path, "rb") as f:
+            while f.read(CHUNK):
+                pass
+    except (OSError, EOFError) as err:
+        raise ValueError(f"corrupt gzip ({err})") from None
+
+
+def download(urls, dest, sha256_hex=None, auth=None, hint="", timeout=60):
+    """Fetch `dest` from the first of `urls` that answers with the right checksum.
+
+    An existing `dest` with the right checksum is kept.  Every attempt writes to a temporary
+    name; only a verified file is renamed onto `dest`.  If no mirror works, one PipelineError
+    names the file, each mirror's failure and `hint` (what else the user can do).
+    """
+    dest = Path(dest)
+    if dest.exists() and (sha256_hex is None or sha256(dest) == sha256_hex):
+        return dest
+    failures = []
+    for url in urls:
+        try:
+            with atomic_path(dest) as tmp:
+                with requests.get(url, stream=True, timeout=timeout, auth=auth) as response:
+                    response.raise_for_status()
+                    with open(tmp, "wb") as f:
+                        for block in response.iter_content(CHUNK):
+                            f.write(block)
+                got = sha256(tmp)
+                if sha256_hex is not None and got != sha256_hex:
+                    raise ValueError(f"SHA-256 {got[:12]}... does not match the expected {sha256_hex[:12]}...")
+                if dest.name.endswith(".gz"):
+                    _check_gzip(tmp)
+            log.info("downloaded %s from %s", dest.name, url)
+            return dest
+        except (requests.RequestException, ValueError, OSError) as err:
+            reason = str(err).splitlines()[0][:200]
+            log.warning("%s: %s failed: %s", dest.name, url, reason)
+            failures.append(f"{url}: {reason}")
+    raise PipelineError(f"could not download {dest.name} ({'; '.join(failures)}). {hint}".strip())
+
+
+def _member_target(root, name):
+    """The path an archive member would be written to, or an error if it leaves `root`."""
+    pure = PurePosixPath(name.replace("\\", "/"))
+    if pure.is_absolute() or ".." in pure.parts or (pure.parts and ":" in pure.parts[0]):
+        raise PipelineError(f"archive member '{name}' points outside the target folder; refusing to extract")
+    return root / Path(*pure.parts)
+
+
+def safe_extract(archive, dest):
+    """Extract a .tar(.gz) or .zip into `dest`, refusing absolute paths, '..' and links.
+
+    Members are checked before anything is written, so a bad archive writes nothing.
+    """
+    archive, dest = Path(archive), Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    root = dest.resolve()
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zf:
+            infos = zf.infolist()
+            for info in infos:
+                _member_target(root, info.filename)
+                if (info.external_attr >> 16) & 0o170000 == 0o120000:
+                    raise PipelineError(f"{archive.name}: member '{info.filename}' is a symbolic link; refusing to extract")
+            for info in infos:
+                target = _member_target(root, info.filename)
+                if info.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as src, atomic_path(target) as tmp, open(tmp, "wb") as out:
+                    while block := src.read(CHUNK):
+                        out.write(block)
+        return dest
+    try:
+        tf = tarfile.open(archive)
+    except tarfile.TarError as err:
+        raise PipelineError(f"{archive}: not a readable tar or zip archive ({err}); delete it and fetch it again") from None
+    with tf:
+        members = tf.getmembers()
+        for m in members:
+            _member_target(root, m.name)
+            if not (m.isfile() or m.isdir()):
+                raise PipelineError(f"{archive.name}: member '{m.name}' is a link or device file; refusing to extract")
+        for m in members:
+            target = _member_target(root, m.name)
+            if m.isdir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with tf.extractfile(m) as src, atomic_path(target) as tmp, open(tmp, "wb") as out:
+                while block := src.read(CHUNK):
+                    out.write(block)
+    return dest
+
+
+def env_credentials(user_var, password_var, what):
+    """(user, password) from environment variables, or a PipelineError saying which to set."""
+    user, password = os.environ.get(user_var), os.environ.get(password_var)
+    if not user or not password:
+        raise PipelineError(f"{what} needs credentials: set the environment variables {user_var} and "
+                            f"{password_var} (never put them in params.yaml), or use a local copy")
+    return user, password

@@ -1,0 +1,68 @@
+"""Which labels training may see: labelled subsets of examples and masks over time steps."""
+import numpy as np
+
+from pipeline import PipelineError
+
+
+def balanced_subset(labels, n, rng):
+    """Indices of `n` examples, as evenly spread over the classes as possible, chosen by `rng`."""
+    labels = np.asarray(labels)
+    classes = np.unique(labels)
+    if n > len(labels):
+        raise PipelineError(f"asked for {n} labelled examples but the training set has {len(labels)}")
+    per_class = np.full(len(classes), n // len(classes))
+    per_class[rng.permutation(len(classes))[: n % len(classes)]] += 1
+    chosen = []
+    for c, m in zip(classes, per_class):
+        members = np.flatnonzero(labels == c)
+        if m > len(members):
+            raise PipelineError(f"class {c} has {len(members)} training examples; cannot label {m}")
+        chosen.append(rng.choice(members, size=m, replace=False))
+    return np.sort(np.concatenate(chosen))
+
+
+def step_mask(n_seq, length, rate, pattern, rng):
+    """Boolean [n_seq, length] mask of labelled steps; exactly round(rate * n_seq * length) are True.
+
+    uniform:  every sequence has the same number of labelled steps, at random positions.
+    variable: per-sequence rates drawn from a U-shaped Beta with mean `rate`, so some sequences
+              are fully labelled, many have none, and the rest lie in between.
+    """
+    total = int(round(rate * n_seq * length))
+    if pattern == "uniform":
+        counts = np.full(n_seq, total // n_seq)
+        counts[rng.permutation(n_seq)[: total - counts.sum()]] += 1
+    elif pattern == "variable":
+        if rate in (0.0, 1.0):
+            counts = np.full(n_seq, int(rate * length))
+        else:
+            r = rng.beta(0.3 * rate / (1 - rate), 0.3, size=n_seq) if rate < 0.5 else \
+                rng.beta(0.3, 0.3 * (1 - rate) / rate, size=n_seq)
+            r = np.where(r < 0.05, 0.0, np.where(r > 0.95, 1.0, r))
+            counts = np.floor(r * length).astype(int)
+            counts = _adjust(counts, total, length, rng)
+    else:
+        raise PipelineError(f"supervision_pattern {pattern!r}: use 'uniform' or 'variable'")
+    mask = np.zeros((n_seq, length), dtype=bool)
+    for i, c in enumerate(counts):
+        mask[i, rng.choice(length, size=c, replace=False)] = True
+    return mask
+
+
+def _adjust(counts, total, length, rng):
+    """Add or remove labelled steps one sequence at a time until they sum to `total`.
+
+    Changes go to partially labelled sequences first, so fully labelled and unlabelled
+    sequences stay so where possible.
+    """
+    counts = counts.copy()
+    while counts.sum() != total:
+        step = 1 if counts.sum() < total else -1
+        room = (counts < length) if step > 0 else (counts > 0)
+        partial = room & (counts > 0) & (counts < length)
+        pool = np.flatnonzero(partial if partial.any() else room)
+        gap = abs(total - counts.sum())
+        pick = rng.choice(pool, size=min(gap, len(pool)), replace=False)
+        headroom = (length - counts[pick]) if step > 0 else counts[pick]
+        counts[pick] += step * np.minimum(headroom, max(1, gap // len(pick)))
+    return counts

@@ -1,0 +1,138 @@
+"""Training objectives as pure functions of per-step log-probabilities.
+
+Every model returns a `Trace` of [K, B, T] tensors for K particles, a batch of B sequences
+and T steps (T = 1 for static models) plus a label mask [B, T] (True = labelled step, whose
+y is teacher-forced to the label).  Each objective returns two losses:
+
+* `model`: minimised over the generative parameters theta and the z-inference parameters
+  phi_z (the IWAE bound, eq. 8; z is reparameterised, so phi_z gets a pathwise gradient -
+  the paper trains q(z | y, x) by IWAE for exactly this reason);
+* `inference`: minimised over the y-inference parameters phi_y (wake-phi, SSWS, CWS, ...).
+
+The training loop differentiates each loss only with respect to its own parameters, so a
+path from one loss into the other group's parameters never leaks into an update.
+"""
+import math
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class Trace:
+    """Per-step log-densities [K, B, T] of one pass, plus the particles' samples."""
+    log_px: torch.Tensor   # log p(x_t | ...)
+    log_pz: torch.Tensor   # log p(z_t | ...)
+    log_py: torch.Tensor   # log p(y_t | ...), at the sampled or teacher-forced y_t
+    log_qz: torch.Tensor   # log q(z_t | ...), at the reparameterised sample
+    log_qy: torch.Tensor   # log q(y_t | ...), at the sampled or teacher-forced y_t
+    y: torch.Tensor        # [K, B, T] long
+    z: torch.Tensor = None  # [K, B, T, Z] or None
+
+
+@dataclass
+class Losses:
+    model: torch.Tensor      # minimised over theta and phi_z
+    inference: torch.Tensor  # minimised over phi_y
+
+
+def log_weights(tr, mask, labels_in_q=False):
+    """log w [K, B] = log p(x, y, z) - log q(y_U, z | x, y_S)   (eq. 8, 10).
+
+    With labels_in_q the labelled steps' q(y_S | ...) joins the denominator (eq. 15, CWS).
+    """
+    log_p = tr.log_px + tr.log_pz + tr.log_py
+    log_qy = tr.log_qy if labels_in_q else tr.log_qy.masked_fill(mask, 0.0)
+    return (log_p - tr.log_qz - log_qy).sum(-1)
+
+
+def iwae_bound(log_w):
+    """Per-example IWAE estimate [B]: log (1/K) sum_k w_k   (eq. 2, 8)."""
+    return torch.logsumexp(log_w, 0) - math.log(log_w.shape[0])
+
+
+def wake_phi_loss(log_w, log_q):
+    """-sum_k w~_k log q_k, weights normalised over particles and detached   (eq. 9, 15)."""
+    weights = torch.softmax(log_w.detach(), 0)
+    return -(weights * log_q).sum(0).mean()
+
+
+def _unlabelled(tr, mask):
+    return tr.log_qy.masked_fill(mask, 0.0).sum(-1)
+
+
+def _labelled(tr, mask):
+    return tr.log_qy.masked_fill(~mask, 0.0).sum(-1)
+
+
+def iwae(tr, mask):
+    """theta, phi_z: IWAE; phi_y: nothing (a model whose y is always given)."""
+    bound = iwae_bound(log_weights(tr, mask))
+    return Losses(model=-bound.mean(), inference=bound.new_zeros(()))
+
+
+def rws(tr, mask):
+    """Reweighted wake-sleep, unsupervised: labels are ignored (S is empty)."""
+    none = torch.zeros_like(mask)
+    return ssws(tr, none)
+
+
+def ssws(tr, mask):
+    """Semi-supervised wake-sleep: wake-phi on y_U (eq. 9) minus E_q[log q(y_S | ...)] (eq. 12)."""
+    log_w = log_weights(tr, mask)
+    supervised = _labelled(tr, mask).mean(0).mean()
+    return Losses(model=-iwae_bound(log_w).mean(),
+                  inference=wake_phi_loss(log_w, _unlabelled(tr, mask)) - supervised)
+
+
+def cws(tr, mask):
+    """Caffeinated wake-sleep: one wake-phi loss over all steps, labels teacher-forced (eq. 15)."""
+    log_w_cws = log_weights(tr, mask, labels_in_q=True)
+    return Losses(model=-iwae_bound(log_weights(tr, mask)).mean(),
+                  inference=wake_phi_loss(log_w_cws, tr.log_qy.sum(-1)))
+
+
+def classifier(tr, mask):
+    """Supervised baseline: IWAE for theta and phi_z, cross-entropy on the labelled steps for phi_y."""
+    losses = iwae(tr, mask)
+    losses.inference = -_labelled(tr, mask).mean(0).mean()
+    return losses
+
+
+def reinforce_m1m2(tr, mask, alpha=1.0):
+    """M1+M2 for sampled discrete y: ELBO with a score-function gradient for q(y_U), plus
+    alpha * log q(y_S | x)   (eq. 3, 4).  The baseline is the mean ELBO of the other particles."""
+    elbo = log_weights(tr, mask)                          # [K, B] single-sample ELBOs
+    K = elbo.shape[0]
+    baseline = (elbo.sum(0, keepdim=True) - elbo) / max(K - 1, 1) if K > 1 else elbo.mean()
+    score = (elbo - baseline).detach() * _unlabelled(tr, mask)
+    surrogate = elbo + score
+    return Losses(model=-elbo.mean(),
+                  inference=-surrogate.mean() - alpha * _labelled(tr, mask).mean(0).mean())
+
+
+def enumerated_m1m2(tr, mask, alpha=1.0):
+    """M1+M2 of Kingma et al. (2014) with y summed out exactly (static models).
+
+    The trace holds one particle per class (y_k = k) for unlabelled examples and the label
+    for labelled ones.  ELBO_u = sum_k q(k | x) [log p(x, k, z_k) - log q(z_k | x, k) - log q(k | x)];
+    ELBO_s is the mean over particles of the labelled ELBO.
+    """
+    log_w = log_weights(tr, mask)                          # [K, B]
+    labelled = mask.any(-1)                                # [B]
+    q_y = torch.exp(tr.log_qy.sum(-1))                     # [K, B]
+    weights = torch.where(labelled, torch.full_like(q_y, 1.0 / q_y.shape[0]), q_y)
+    elbo = (weights * log_w).sum(0)
+    supervised = _labelled(tr, mask).mean(0).mean()
+    return Losses(model=-elbo.mean(), inference=-elbo.mean() - alpha * supervised)
+
+
+OBJECTIVES = {
+    "cws": cws,
+    "ssws": ssws,
+    "rws": rws,
+    "iwae": iwae,
+    "classifier": classifier,
+    "reinforce": reinforce_m1m2,
+    "m1m2": enumerated_m1m2,
+}

@@ -51,12 +51,13 @@ class M2(nn.Module):
         onehot = F.one_hot(y, self.n_classes).to(z.dtype)
         return self.decoder(torch.cat([z, onehot], -1))
 
-    def forward(self, x, labels, mask, K, enumerate_y=False):
-        """Trace for x [B, D], labels [B, 1], mask [B, 1] with K particles (T = 1).
+    def forward(self, batch, K, enumerate_y=False):
+        """Trace for a batch {x [B, D], labels [B, 1], mask [B, 1]} with K particles (T = 1).
 
         enumerate_y: particle k of an unlabelled example takes y = k (K must equal the number
         of classes), which turns the particle average into the exact sum over y.
         """
+        x, labels, mask = batch["x"], batch["labels"], batch["mask"]
         logits = self.class_logits(x)
         q_y = Categorical(logits=logits)
         if enumerate_y:
@@ -85,9 +86,8 @@ class M2(nn.Module):
         return torch.sigmoid(self.p_x(z, y)), z
 
     @torch.no_grad()
-    def vary_class(self, x):
-        """Infer z from (x, true-or-predicted y) and decode it with every class: [B, C, D]."""
-        y = self.class_logits(x).argmax(-1)
+    def vary_class(self, x, y):
+        """Infer the style z from (x, y), keep it, and decode it with every class: [B, C, D]."""
         z = self.q_z(x, y).mean
         classes = torch.arange(self.n_classes, device=x.device)
         zz = z[:, None, :].expand(-1, self.n_classes, -1)

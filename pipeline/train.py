@@ -1,0 +1,169 @@
+"""The one training loop: device, seeds, two optimisers, checkpoints, metrics, progress, NaN guard.
+
+theta (generative) and phi (inference) parameters have their own Adam optimisers.  Each step
+draws K particles once; the objective turns that trace into a `model` loss (differentiated
+w.r.t. theta and phi_z) and an `inference` loss (w.r.t. phi_y), and both optimisers step on
+gradients from the same particles (eq. 13-14, 16-17).
+"""
+import logging
+import math
+import os
+import random
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from pipeline import PipelineError
+from pipeline.io import atomic_path
+
+log = logging.getLogger(__name__)
+TRACE_TERMS = ("log_px", "log_pz", "log_py", "log_qz", "log_qy")
+
+
+def pick_device(name="auto"):
+    if name == "cuda" and not torch.cuda.is_available():
+        raise PipelineError("params.yaml: device is 'cuda' but no CUDA device is visible; use 'auto' or 'cpu'")
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(name)
+
+
+def seed_everything(seed):
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def epoch_rng(seed, epoch):
+    """A generator for one epoch's data order: reproducible after a resume."""
+    return np.random.default_rng([seed, epoch])
+
+
+@dataclass
+class Spec:
+    """How to train one run: the objective and the loop's knobs."""
+    name: str                      # stage name, for messages, e.g. train_mnist@cws-0
+    objective: callable            # (trace, mask) -> Losses
+    epochs: int
+    particles: int
+    lr: float
+    seed: int
+    enumerate_y: bool = False      # one particle per class (M1+M2 on a static model)
+    use_labels: bool = True        # False: the objective never sees a label (RWS, M1, ...)
+    grad_clip: float = 0.0         # 0 = off
+    extra: dict = field(default_factory=dict)
+
+
+def _check_finite(spec, trace, losses, epoch, step):
+    for term in TRACE_TERMS:
+        value = getattr(trace, term)
+        if not torch.isfinite(value).all():
+            bad = "nan" if torch.isnan(value).any() else "inf"
+            raise PipelineError(f"{spec.name}: {term} became {bad} at epoch {epoch}, step {step}; "
+                                "lower the learning rate or check the input data")
+    for term in ("model", "inference"):
+        value = getattr(losses, term)
+        if not torch.isfinite(value).all():
+            raise PipelineError(f"{spec.name}: the {term} loss became {value.item()} at epoch {epoch}, "
+                                f"step {step}; lower the learning rate or check the input data")
+
+
+def _apply(loss, params):
+    if not params or not loss.requires_grad:
+        return
+    grads = torch.autograd.grad(loss, params, allow_unused=True, retain_graph=True)
+    for p, g in zip(params, grads):
+        p.grad = None if g is None else g
+
+
+def train_step(model, spec, batch, opt_theta, opt_phi, groups, epoch=0, step=0):
+    """One update of both optimisers on one set of particles; returns the losses as floats."""
+    trace = model(batch, spec.particles, enumerate_y=spec.enumerate_y) if spec.enumerate_y \
+        else model(batch, spec.particles)
+    mask = batch["mask"] if spec.use_labels else torch.zeros_like(batch["mask"])
+    losses = spec.objective(trace, mask)
+    _check_finite(spec, trace, losses, epoch, step)
+    _apply(losses.model, groups["theta"] + groups["phi_z"])
+    _apply(losses.inference, groups["phi_y"])
+    if spec.grad_clip:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), spec.grad_clip)
+    opt_theta.step()
+    opt_phi.step()
+    opt_theta.zero_grad(set_to_none=True)
+    opt_phi.zero_grad(set_to_none=True)
+    return {"loss_model": losses.model.item(), "loss_inference": losses.inference.item()}
+
+
+def save_checkpoint(path, model, opt_theta, opt_phi, epoch, history):
+    state = {"model": model.state_dict(), "opt_theta": opt_theta.state_dict(),
+             "opt_phi": opt_phi.state_dict(), "epoch": epoch, "history": history,
+             "torch_rng": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda_rng"] = torch.cuda.get_rng_state_all()
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_checkpoint(path, model, opt_theta, opt_phi):
+    """Restore a checkpoint written by save_checkpoint; returns (epoch, history)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state["model"])
+        opt_theta.load_state_dict(state["opt_theta"])
+        opt_phi.load_state_dict(state["opt_phi"])
+    except Exception as err:  # a checkpoint from other code or sizes: start afresh
+        log.warning("%s: cannot resume (%s); starting from scratch", path, str(err).splitlines()[0][:120])
+        return 0, []
+    torch.set_rng_state(state["torch_rng"])
+    if "cuda_rng" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    return state["epoch"], state["history"]
+
+
+def fit(model, spec, make_batches, evaluate, checkpoint=None, device="cpu"):
+    """Train for spec.epochs; returns the per-epoch history (epoch 0 = before training).
+
+    make_batches(rng) yields batches (dicts of tensors on `device`) for one epoch;
+    evaluate(model) returns a dict of validation metrics.  With `checkpoint` set, the loop
+    saves after every epoch and resumes from it when it exists.
+    """
+    seed_everything(spec.seed)
+    model.to(device)
+    groups = model.parameter_groups()
+    opt_theta = torch.optim.Adam(groups["theta"], lr=spec.lr)
+    opt_phi = torch.optim.Adam(groups["phi_z"] + groups["phi_y"], lr=spec.lr)
+    start, history = 0, []
+    if checkpoint and os.path.exists(checkpoint):
+        start, history = load_checkpoint(checkpoint, model, opt_theta, opt_phi)
+        if start:
+            log.info("%s: resuming after epoch %d from %s", spec.name, start, checkpoint)
+    if not history:
+        history = [{"epoch": 0, "loss_model": math.nan, "loss_inference": math.nan, **_evaluate(model, evaluate)}]
+    for epoch in range(start + 1, spec.epochs + 1):
+        model.train()
+        sums, n, began = {}, 0, time.perf_counter()
+        batches = list(make_batches(epoch_rng(spec.seed, epoch)))
+        for step, batch in enumerate(tqdm(batches, desc=f"{spec.name} epoch {epoch}/{spec.epochs}",
+                                          leave=False, mininterval=2.0)):
+            for k, v in train_step(model, spec, batch, opt_theta, opt_phi, groups, epoch, step).items():
+                sums[k] = sums.get(k, 0.0) + v
+            n += 1
+        row = {"epoch": epoch, **{k: v / max(n, 1) for k, v in sums.items()}, **_evaluate(model, evaluate)}
+        history.append(row)
+        log.info("%s epoch %d/%d (%.1fs): %s", spec.name, epoch, spec.epochs, time.perf_counter() - began,
+                 "  ".join(f"{k} {v:.4g}" for k, v in row.items() if k != "epoch"))
+        if checkpoint:
+            save_checkpoint(checkpoint, model, opt_theta, opt_phi, epoch, history)
+    return history
+
+
+def _evaluate(model, evaluate):
+    model.eval()
+    with torch.no_grad():
+        metrics = evaluate(model)
+    model.train()
+    return metrics

@@ -1,0 +1,167 @@
+"""Every objective against exact enumeration on a model whose posterior is known in closed form."""
+import math
+
+import pytest
+import torch
+
+from pipeline import objectives as obj
+from pipeline.objectives import Trace
+from pipeline.train import Spec, train_step
+from tests.tiny_model import Tiny, batch
+
+X = 0.7
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+def test_iwae_is_below_log_evidence_and_tightens_with_k():
+    model = Tiny()
+    log_px = model.log_evidence(X).item()
+    gaps = []
+    for K in (1, 10, 100, 1000):
+        tr = model(batch(X, 2000), K)
+        estimate = obj.iwae_bound(obj.log_weights(tr, batch(X, 2000)["mask"])).mean().item()
+        gaps.append(log_px - estimate)
+    assert all(g > -0.01 for g in gaps), gaps                      # a lower bound, up to MC error
+    assert gaps[0] > gaps[1] > gaps[2] > gaps[3], gaps              # tighter as K grows
+    assert gaps[0] > 0.1 and gaps[-1] < 0.02, gaps
+
+
+def test_iwae_is_exact_when_q_is_the_posterior():
+    model = Tiny()
+    model.set_q_to_posterior(X)
+    b = batch(X, 50)
+    log_w = obj.log_weights(model(b, 5), b["mask"])
+    assert torch.allclose(log_w, torch.full_like(log_w, model.log_evidence(X).item()), atol=1e-9)
+
+
+def _wake_gradient(model, K, B=400):
+    b = batch(X, B)
+    tr = model(b, K)
+    loss = obj.rws(tr, b["mask"]).inference
+    (grad,) = torch.autograd.grad(loss, model.logits)
+    return grad
+
+
+def test_wake_phi_gradient_approaches_the_gradient_of_kl_p_q():
+    model = Tiny()
+    # d/dlogits KL(p(y|x) || q(y|x)) = q - p for a softmax q
+    exact = torch.softmax(model.logits, 0).detach() - model.posterior_y(X).detach()
+    errors = {K: (_wake_gradient(model, K) - exact).abs().max().item() for K in (2, 20, 2000)}
+    assert errors[2000] < 0.02, errors
+    assert errors[2000] < errors[20] < errors[2], errors
+
+
+def test_unsupervised_limits_equal_rws():
+    model = Tiny()
+    b = batch(X, 64)
+    tr = model(b, 8)
+    none = torch.zeros_like(b["mask"])
+    reference = obj.rws(tr, none)
+    for objective in (obj.cws, obj.ssws):
+        losses = objective(tr, none)
+        assert torch.equal(losses.model, reference.model)
+        assert torch.allclose(losses.inference, reference.inference, rtol=0, atol=1e-12)
+
+
+def test_rws_ignores_labels():
+    model = Tiny()
+    b = batch(X, 4, labels=[0, 1, None, 2])
+    tr = model(b, 8)
+    assert torch.equal(obj.rws(tr, b["mask"]).inference, obj.rws(tr, torch.zeros_like(b["mask"])).inference)
+
+
+def _hand_trace():
+    """K = 2 particles, one sequence of T = 2 steps, numbers chosen by hand."""
+    t = lambda rows: torch.tensor(rows, dtype=torch.float64)[:, None, :]  # noqa: E731
+    log_qy = t([[-0.2, -1.5], [-0.9, -0.4]]).requires_grad_()
+    return Trace(log_px=t([[-1.0, -2.0], [-1.5, -0.5]]), log_pz=t([[-0.3, -0.1], [-0.2, -0.6]]),
+                 log_py=t([[-1.1, -1.1], [-1.1, -1.1]]), log_qz=t([[-0.4, -0.7], [-0.1, -0.3]]),
+                 log_qy=log_qy, y=torch.zeros(2, 1, 2, dtype=torch.long))
+
+
+def test_cws_with_every_step_labelled_is_teacher_forced_wake_phi():
+    tr = _hand_trace()
+    mask = torch.ones(1, 2, dtype=torch.bool)
+    loss = obj.cws(tr, mask).inference.item()
+    # by hand: log w_k = sum_t (px + pz + py - qz - qy); weights softmax over k; loss -sum_k w_k sum_t qy
+    lw = [(-1.0 - 0.3 - 1.1 + 0.4 + 0.2) + (-2.0 - 0.1 - 1.1 + 0.7 + 1.5),
+          (-1.5 - 0.2 - 1.1 + 0.1 + 0.9) + (-0.5 - 0.6 - 1.1 + 0.3 + 0.4)]
+    w = [math.exp(v) / sum(math.exp(u) for u in lw) for v in lw]
+    expected = -(w[0] * (-0.2 - 1.5) + w[1] * (-0.9 - 0.4))
+    assert loss == pytest.approx(expected, abs=1e-12)
+    # and theta's bound excludes the labels' q (eq. 8)
+    lw_theta = [v + q for v, q in zip(lw, (-0.2 - 1.5, -0.9 - 0.4))]
+    bound = math.log(sum(math.exp(v) for v in lw_theta) / 2)
+    assert obj.cws(tr, mask).model.item() == pytest.approx(-bound, abs=1e-12)
+
+
+def test_cws_differs_from_ssws_when_labelled_steps_mix_with_unlabelled_ones():
+    tr = _hand_trace()
+    mask = torch.tensor([[True, False]])     # step 1 labelled, step 2 sampled
+    g_cws, = torch.autograd.grad(obj.cws(tr, mask).inference, tr.log_qy, retain_graph=True)
+    g_ssws, = torch.autograd.grad(obj.ssws(tr, mask).inference, tr.log_qy)
+    assert not torch.allclose(g_cws, g_ssws)
+
+
+def test_static_all_or_nothing_labels_make_cws_equal_ssws():
+    """T = 1, each example fully labelled or not: q(y_S|x) cancels in the CWS weights."""
+    model = Tiny()
+    b = batch(X, 6, labels=[0, None, 2, None, None, 1])
+    tr = model(b, 16)
+    g_cws, = torch.autograd.grad(obj.cws(tr, b["mask"]).inference, model.logits, retain_graph=True)
+    g_ssws, = torch.autograd.grad(obj.ssws(tr, b["mask"]).inference, model.logits)
+    assert torch.allclose(g_cws, g_ssws, atol=1e-12)
+
+
+def test_enumerated_m1m2_elbo_is_exact():
+    """With q(z|x,y) exact, the enumerated ELBO is log p(x) - KL(q(y|x) || p(y|x)) for every sample."""
+    model = Tiny()
+    model.set_q_to_posterior(X, z_only=True)
+    b = batch(X, 7)
+    losses = obj.enumerated_m1m2(model(b, 3, enumerate_y=True), b["mask"])
+    q, p = torch.softmax(model.logits, 0), model.posterior_y(X)
+    expected = model.log_evidence(X) - (q * (q.log() - p.log())).sum()
+    assert losses.model.item() == pytest.approx(-expected.item(), abs=1e-9)
+
+
+def test_enumerated_m1m2_supervised_term_scales_with_alpha():
+    model = Tiny()
+    model.set_q_to_posterior(X, z_only=True)
+    b = batch(X, 2, labels=[1, 1])
+    tr = model(b, 3, enumerate_y=True)
+    diff = obj.enumerated_m1m2(tr, b["mask"], alpha=61.0).inference - \
+        obj.enumerated_m1m2(tr, b["mask"], alpha=1.0).inference
+    assert diff.item() == pytest.approx(-60.0 * torch.log_softmax(model.logits, 0)[1].item(), abs=1e-9)
+
+
+def test_reinforce_gradient_is_unbiased():
+    model = Tiny()
+    model.set_q_to_posterior(X, z_only=True)
+    q = torch.softmax(model.logits, 0)
+    exact_elbo = (q * (model.log_joint_y(X) - q.log())).sum()
+    exact, = torch.autograd.grad(exact_elbo, model.logits)
+    b = batch(X, 20000)
+    estimate, = torch.autograd.grad(-obj.reinforce_m1m2(model(b, 4), b["mask"]).inference, model.logits)
+    assert torch.allclose(estimate, exact, atol=0.03), (estimate, exact)
+
+
+def test_train_step_keeps_each_loss_on_its_own_parameters():
+    """The inference loss must not move theta or phi_z; the model loss must not move phi_y."""
+    model = Tiny()
+    groups = model.parameter_groups()
+    before = {name: [p.detach().clone() for p in ps] for name, ps in groups.items()}
+    opt_theta = torch.optim.SGD(groups["theta"], lr=0.1)
+    opt_phi = torch.optim.SGD(groups["phi_z"] + groups["phi_y"], lr=0.1)
+
+    def only_inference(tr, mask):
+        losses = obj.cws(tr, mask)
+        return obj.Losses(model=losses.model * 0.0, inference=losses.inference)
+
+    spec = Spec(name="t", objective=only_inference, epochs=1, particles=4, lr=0.1, seed=0)
+    train_step(model, spec, batch(X, 8), opt_theta, opt_phi, groups)
+    changed = {name: any(not torch.equal(a, p) for a, p in zip(before[name], ps)) for name, ps in groups.items()}
+    assert changed == {"theta": False, "phi_z": False, "phi_y": True}

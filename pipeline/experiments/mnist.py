@@ -71,3 +71,27 @@ def evaluator(x_valid, y_valid, device, chunk=2000):
 
 def build_model(cfg):
     return M2(x_dim=784, n_classes=N_CLASSES, z_dim=cfg["z_dim"], hidden=cfg["hidden"])
+
+
+def run(params, cfg, objective, seed, data_path, out_dir, device):
+    """Train one (objective, seed) pair and write model.pt, curve.tsv and metrics.json."""
+    from pipeline.runs import checkpoint_path, write_run
+    from pipeline.train import fit
+    data = np.load(data_path)
+    labels = labelled_training_set(data["y_train"], cfg["labels"], seed)
+    model = build_model(cfg)
+    name = f"train_mnist@{objective}-{seed}"
+    spec = spec_for(objective, cfg, seed, name)
+    ckpt = checkpoint_path(name, {"cfg": cfg, "objective": objective, "seed": seed, "device": str(device)}, [data_path])
+    history = fit(model, spec, batch_maker(data["x_train"], labels, cfg, device),
+                  evaluator(data["x_valid"], data["y_valid"], device), checkpoint=ckpt, device=device)
+    curve = [row["val_accuracy"] for row in history[1:]]
+    metrics = {"objective": objective, "seed": seed, "labels": int((labels >= 0).sum()),
+               "val_accuracy": curve[-1], "val_accuracy_best": max(curve),
+               "val_accuracy_mean_over_epochs": float(np.mean(curve)),
+               "val_cluster_accuracy": history[-1]["val_cluster_accuracy"], "epochs": spec.epochs}
+    if "x_test" in data:
+        metrics["test_accuracy"] = evaluator(data["x_test"], data["y_test"], device)(model.eval())["val_accuracy"]
+    write_run(out_dir, model.cpu(), history, metrics)
+    ckpt.unlink(missing_ok=True)
+    return metrics

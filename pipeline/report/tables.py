@@ -1,0 +1,36 @@
+"""Summaries over seeds: mean and 95% t-interval, as pandas tables."""
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+
+def mean_ci(values, level=0.95):
+    """(mean, low, high) of a t-interval over seeds; a single value gives a zero-width interval."""
+    v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=float)
+    if len(v) == 0:
+        return (np.nan, np.nan, np.nan)
+    m = v.mean()
+    if len(v) < 2:
+        return (m, m, m)
+    half = stats.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
+    return (m, m - half, m + half)
+
+
+def summarise(frame, by, columns):
+    """One row per group: n and, per column, mean, ci_low, ci_high."""
+    rows = []
+    for key, group in frame.groupby(by, sort=False):
+        row = {by: key, "n": len(group)}
+        for col in columns:
+            row[col], row[f"{col}_low"], row[f"{col}_high"] = mean_ci(group[col])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def fmt(mean, low, high, scale=1.0, digits=1):
+    """'85.2 [83.1, 87.3]' (values multiplied by scale)."""
+    if not np.isfinite(mean):
+        return "n/a"
+    if low == high:
+        return f"{mean * scale:.{digits}f}"
+    return f"{mean * scale:.{digits}f} [{low * scale:.{digits}f}, {high * scale:.{digits}f}]"

@@ -1,0 +1,75 @@
+"""Shared fixtures: paths to the real sample files, and a throwaway git+DVC copy of the repo."""
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT.parent / "shared" / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def fixtures():
+    if not FIXTURES.is_dir():
+        pytest.skip(f"real sample files not found at {FIXTURES} (see PROVENANCE.md in ../shared)")
+    return FIXTURES
+
+
+def env_with_venv():
+    """Environment whose `python` is the interpreter running the tests (stage commands use it)."""
+    env = dict(os.environ)
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def run(cmd, cwd, check=True, env=None):
+    result = subprocess.run(cmd, cwd=cwd, env=env or env_with_venv(), capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(map(str, cmd))} failed ({result.returncode}):\n"
+                             f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+    return result
+
+
+def dvc(*args, cwd, check=True):
+    return run([sys.executable, "-m", "dvc", *args], cwd=cwd, check=check)
+
+
+def make_repo_copy(dest, **params):
+    """Copy the working tree's tracked and untracked-but-not-ignored files into `dest`, set
+    `params` in params.yaml (dotted keys), and commit it as a fresh git repository."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.split("\n")
+    for name in filter(None, files):
+        src = ROOT / name
+        if src.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+    if (dest / "dvc.lock").exists():
+        (dest / "dvc.lock").unlink()
+    set_params(dest, **params)
+    run(["git", "init", "-q"], dest)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A"], dest)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"], dest)
+    return dest
+
+
+def set_params(repo, **dotted):
+    path = Path(repo) / "params.yaml"
+    params = yaml.safe_load(path.read_text())
+    for key, value in dotted.items():
+        node = params
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node[p]
+        node[leaf] = value
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+@pytest.fixture(scope="session")
+def smoke_repo(tmp_path_factory):
+    """A git+DVC copy of the repository at profile smoke with two seeds."""
+    return make_repo_copy(tmp_path_factory.mktemp("repo"), profile="smoke", seeds=[0, 1])

@@ -70,7 +70,20 @@ RULES = {
     "mnist.labels": _count,
     "mnist.alpha": _positive,
     "mnist.objectives": _subset("cws", "m1m2", "rws", "m1", "ssws"),
+    "handwriting.source": _choice("embedded", "deepwriting", "iamondb"),
+    "handwriting.rates": _rates,
+    "handwriting.alpha": _positive,
+    "flies.source": _choice("embedded", "flyvsfly", "local", "download"),
+    "flies.supervision": _fraction,
+    "flies.rws_classes": _count,
 }
+
+
+def check_fraction(key, value):
+    """A supervision rate from the command line, checked like the params it came from."""
+    if _fraction(value):
+        raise PipelineError(f"{key} is {value!r}; it must be {_fraction(value)}")
+    return value
 
 
 def _get(params, dotted):

@@ -82,15 +82,17 @@ def _apply(loss, params):
 
 def train_step(model, spec, batch, opt_theta, opt_phi, groups, epoch=0, step=0):
     """One update of both optimisers on one set of particles; returns the losses as floats."""
-    trace = model(batch, spec.particles, enumerate_y=spec.enumerate_y) if spec.enumerate_y \
-        else model(batch, spec.particles)
+    extra = {"enumerate_y": True} if spec.enumerate_y else {}
+    trace = model(batch, spec.particles, **extra)
     mask = batch["mask"] if spec.use_labels else torch.zeros_like(batch["mask"])
     losses = spec.objective(trace, mask)
     _check_finite(spec, trace, losses, epoch, step)
     _apply(losses.model, groups["theta"] + groups["phi_z"])
     _apply(losses.inference, groups["phi_y"])
     if spec.grad_clip:
-        torch.nn.utils.clip_grad_norm_(model.parameters(), spec.grad_clip)
+        for params in groups.values():
+            if params:
+                torch.nn.utils.clip_grad_norm_(params, spec.grad_clip)
     opt_theta.step()
     opt_phi.step()
     opt_theta.zero_grad(set_to_none=True)
@@ -135,7 +137,7 @@ def fit(model, spec, make_batches, evaluate, checkpoint=None, device="cpu"):
     model.to(device)
     groups = model.parameter_groups()
     opt_theta = torch.optim.Adam(groups["theta"], lr=spec.lr)
-    opt_phi = torch.optim.Adam(groups["phi_z"] + groups["phi_y"], lr=spec.lr)
+    opt_phi = torch.optim.Adam(groups["phi_z"] + groups["phi_y"] or [torch.zeros(0, requires_grad=True)], lr=spec.lr)
     start, history = 0, []
     if checkpoint and os.path.exists(checkpoint):
         start, history = load_checkpoint(checkpoint, model, opt_theta, opt_phi)

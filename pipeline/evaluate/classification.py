@@ -8,6 +8,8 @@ def topk_accuracy(logits, labels, ks=(1,)):
     logits, labels = np.asarray(logits), np.asarray(labels)
     keep = labels >= 0
     logits, labels = logits[keep], labels[keep]
+    if len(labels) == 0:
+        return {k: float("nan") for k in ks}
     order = np.argsort(-logits, axis=-1, kind="stable")
     return {k: float((order[:, :k] == labels[:, None]).any(-1).mean()) for k in ks}
 

@@ -161,3 +161,14 @@ class DVRNN(nn.Module):
             h, c = self.rnn(self._with_y(ex[:, t], self.embed_z(z_t), ey=ey), (h, c))
             probs.append(p)
         return torch.stack(probs, 1).view(K, B, T, -1).mean(0)
+
+    @torch.no_grad()
+    def condition(self, batch, K):
+        """Run the inference recurrence over a seed sequence with no labels: the final state of
+        each of K particles (rows k * B + b) and their log-weights [K, B]."""
+        from pipeline.objectives import log_weights
+        x = batch["x"]
+        unlabelled = {**batch, "labels": torch.full(x.shape[:2], -1, device=x.device),
+                      "mask": torch.zeros(x.shape[:2], dtype=torch.bool, device=x.device)}
+        trace = self(unlabelled, K)
+        return trace.state, log_weights(trace, unlabelled["mask"])

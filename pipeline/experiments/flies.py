@@ -1,0 +1,154 @@
+"""The Fly-vs-Fly experiment (paper sec. 4.3): four models of each fly's motion, given its vision
+and own state, compared by how well closed-loop continuations predict the true positions.
+
+  cws   DVRNN, 6-valued y trained by CWS on the sparse expert annotations
+  rws   DVRNN, 10-valued y trained unsupervised by RWS
+  vrnn  VRNN with a continuous z only, trained by IWAE
+  rnn   the RNN of Eyjolfsdottir et al. (2016): binned motion, one categorical per dimension
+Every model sees a fly as one sequence: x_t = its standardised motion, u_t = [vision, own state].
+"""
+import numpy as np
+import torch
+
+from pipeline import objectives
+from pipeline.data import flies
+from pipeline.evaluate.continuations import continue_tracks, kde_scores, model_inputs
+from pipeline.experiments.sequences import accuracy_evaluator, batch_maker
+from pipeline.models.baselines import BinnedRNN, quantile_edges
+from pipeline.models.dvrnn import DVRNN
+from pipeline.train import Spec
+
+MODELS = ("cws", "rws", "vrnn", "rnn")
+X_DIM, U_DIM = len(flies.MOTION), 2 * 72 + len(flies.STATE)
+
+
+def stats_of(data):
+    return {k: data[k] for k in ("motion_mean", "motion_std", "state_mean", "state_std")}
+
+
+def per_fly(a):
+    """[N, T, 2, ...] -> [2N, T, ...]: each fly of each window becomes one sequence."""
+    a = np.asarray(a)
+    return np.swapaxes(a, 1, 2).reshape(a.shape[0] * 2, a.shape[1], *a.shape[3:])
+
+
+def sequences(data, split):
+    """x, u, labels (and true_labels when simulated) of every fly-sequence of a split."""
+    pose, stats = data[f"{split}_pose"][:, :-1], stats_of(data)
+    radius = data[f"{split}_radius"][:, None]
+    if f"{split}_vision" in data:
+        vision = data[f"{split}_vision"].reshape(*pose.shape[:3], -1)
+        u = np.concatenate([vision, (data[f"{split}_state"] - stats["state_mean"]) / stats["state_std"]], -1)
+    else:
+        u = model_inputs(pose, radius, stats)
+    out = {"x": per_fly((data[f"{split}_motion"] - stats["motion_mean"]) / stats["motion_std"]).astype(np.float32),
+           "u": per_fly(u).astype(np.float32), "labels": per_fly(data[f"{split}_labels"])}
+    out["mask"] = out["labels"] >= 0
+    if f"{split}_true_labels" in data:
+        out["true_labels"] = per_fly(data[f"{split}_true_labels"])
+    return out
+
+
+def build_model(name, cfg, train_x=None):
+    if name == "rnn":
+        edges = quantile_edges(train_x, cfg["rnn_bins"]) if train_x is not None else \
+            torch.zeros(X_DIM, cfg["rnn_bins"] + 1)
+        return BinnedRNN(X_DIM, U_DIM, cfg["hidden"], edges)
+    classes, z = {"cws": (len(flies.CLASSES), cfg["z_cws"]), "rws": (cfg["rws_classes"], cfg["z_rws"]),
+                  "vrnn": (0, cfg["z_vrnn"])}[name]
+    return DVRNN(X_DIM, classes, z, cfg["hidden"], u_dim=U_DIM, emission="gaussian", mixture=cfg["mixture"])
+
+
+def spec_for(name, cfg, seed, run_name):
+    common = dict(name=run_name, epochs=cfg["epochs"], lr=cfg["lr"], seed=seed, grad_clip=cfg.get("grad_clip", 0.0))
+    if name == "cws":
+        return Spec(objective=objectives.cws, particles=cfg["particles"], **common)
+    if name == "rws":
+        return Spec(objective=objectives.rws, particles=cfg["particles"], use_labels=False, **common)
+    return Spec(objective=objectives.iwae, particles=cfg["particles"] if name == "vrnn" else 1,
+                use_labels=False, **common)
+
+
+def bound_evaluator(arrays, K, device, chunk=64):
+    """Validation IWAE bound per step (exact log-likelihood of the bins for the RNN)."""
+    tensors = {k: torch.as_tensor(arrays[k], device=device) for k in ("x", "u")}
+    n, T = arrays["x"].shape[:2]
+
+    def evaluate(model):
+        cuda = [torch.device(device)] if torch.device(device).type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):
+            torch.manual_seed(0)
+            total = 0.0
+            for i in range(0, n, chunk):
+                b = {k: v[i:i + chunk] for k, v in tensors.items()}
+                b["labels"] = torch.full(b["x"].shape[:2], -1, device=device)
+                b["mask"] = torch.zeros(b["x"].shape[:2], dtype=torch.bool, device=device)
+                trace = model(b, K)
+                total += objectives.iwae_bound(objectives.log_weights(trace, b["mask"])).sum().item()
+        return {"val_bound_per_step": total / (n * T)}
+    return evaluate
+
+
+def run(cfg, name, seed, data_path, out_dir, device, run_name):
+    """Train one model and write model.pt, curve.tsv and metrics.json into out_dir."""
+    from pipeline.runs import checkpoint_path, write_run
+    from pipeline.train import fit
+    data = dict(np.load(data_path))
+    train, test = sequences(data, "train"), sequences(data, "test")
+    torch.manual_seed(seed)
+    model = build_model(name, cfg, train["x"])
+    spec = spec_for(name, cfg, seed, run_name)
+    bound = bound_evaluator(test, 1 if name == "rnn" else cfg["particles"], device)
+    accuracy = accuracy_evaluator({"x": test["x"], "u": test["u"], "labels": test["labels"]}, device, ks=(1,),
+                                  particles=cfg["eval_particles"], prefix="test_annotated")
+    evaluate = (lambda m: {**bound(m), **accuracy(m)}) if name == "cws" else bound
+    ckpt = checkpoint_path(run_name, {"cfg": cfg, "model": name, "seed": seed, "device": str(device)}, [data_path])
+    history = fit(model, spec, batch_maker({k: train[k] for k in ("x", "u", "labels", "mask")}, cfg["batch_size"], device),
+                  evaluate, checkpoint=ckpt, device=device)
+    metrics = {"model": name, "seed": seed, **{k: v for k, v in history[-1].items() if k.startswith(("val", "test"))}}
+    if name == "cws" and "true_labels" in test:
+        truth = accuracy_evaluator({"x": test["x"], "u": test["u"], "labels": test["true_labels"]}, device, ks=(1,),
+                                   particles=cfg["eval_particles"], prefix="test_all_frames")
+        metrics.update(truth(model.eval()))
+    write_run(out_dir, model.cpu(), history, metrics)
+    ckpt.unlink(missing_ok=True)
+    return metrics
+
+
+def score(cfg, name, seed, data_path, model_path, device):
+    """Continuations of the first `score_windows` test windows and their KDE scores.
+
+    Returns (arrays for continuations.npz, metrics for kde.json)."""
+    from pipeline.runs import load_model
+    data = dict(np.load(data_path))
+    test = sequences(data, "test")
+    model = load_model(model_path, build_model(name, cfg)).to(device).eval()
+    T0, H, K = cfg["seed_steps"], cfg["horizon"], cfg["continuations"]
+    n = min(cfg["score_windows"], len(data["test_pose"]))
+    if T0 + H > data["test_motion"].shape[1]:
+        from pipeline import PipelineError
+        raise PipelineError(f"params.yaml: flies seed_steps + horizon = {T0 + H} exceeds the window of "
+                            f"{data['test_motion'].shape[1]} steps; raise flies window or lower horizon")
+    stats = stats_of(data)
+    generator = torch.Generator(device=device).manual_seed(seed)
+    torch.manual_seed(seed)
+    positions, truths, scores = [], [], []
+    for i in range(n):
+        rows = slice(2 * i, 2 * i + 2)
+        seed_x = torch.as_tensor(test["x"][rows, :T0], device=device)
+        seed_u = torch.as_tensor(test["u"][rows, :T0], device=device)
+        start = torch.as_tensor(data["test_pose"][i, T0], device=device)
+        radius = float(data["test_radius"][i])
+        pos = continue_tracks(model, seed_x, seed_u, start, H, K, radius, float(data["fps"]), stats, generator).cpu().numpy()
+        truth = data["test_pose"][i, T0 + 1:T0 + 1 + H, :, :2]
+        positions.append(pos)
+        truths.append(truth)
+        scores.append(kde_scores(pos, truth, cfg["kde_floor_mm"]))
+    scores = np.stack(scores)                                     # [n, H, 2]
+    per_window = scores.sum(1)                                    # [n, 2]: sum over the horizon
+    metrics = {"model": name, "seed": seed, "windows": n, "horizon": H, "continuations": K,
+               "kde_fly1": float(per_window[:, 0].mean()), "kde_fly2": float(per_window[:, 1].mean())}
+    arrays = {"positions": np.stack(positions).astype(np.float32), "truth": np.stack(truths).astype(np.float32),
+              "seed_track": data["test_pose"][:n, :T0 + 1, :, :2].astype(np.float32),
+              "scores": scores.astype(np.float32), "radius": data["test_radius"][:n]}
+    return arrays, metrics

@@ -1,0 +1,73 @@
+"""The handwriting experiment (paper sec. 4.2): DVRNN on pen strokes with 70 character classes.
+
+Methods (q(z) is trained by IWAE in all of them, as in the paper):
+  cws        q(y) by caffeinated wake-sleep (eq. 15)
+  ssws       q(y) by semi-supervised wake-sleep (eq. 9 + 12)
+  reinforce  M1+M2 with a score-function gradient for the sampled y (alpha weights log q(y_S))
+  baseline   IWAE + a classifier loss, trained only on the fully labelled `rate` fraction of sequences
+"""
+import numpy as np
+
+from pipeline import objectives
+from pipeline.data.supervision import step_mask
+from pipeline.experiments.sequences import accuracy_evaluator, batch_maker
+from pipeline.models.dvrnn import DVRNN
+from pipeline.train import Spec
+
+METHODS = ("cws", "ssws", "reinforce", "baseline")
+N_CLASSES = 70
+
+
+def build_model(cfg):
+    return DVRNN(x_dim=4, n_classes=N_CLASSES, z_dim=cfg["z_dim"], hidden=cfg["hidden"],
+                 emission="stroke", mixture=cfg["mixture"], q_hidden=cfg.get("q_hidden"))
+
+
+def spec_for(method, cfg, seed, name):
+    common = dict(name=name, epochs=cfg["epochs"], lr=cfg["lr"], seed=seed, particles=cfg["particles"],
+                  grad_clip=cfg.get("grad_clip", 0.0))
+    if method == "reinforce":
+        alpha = cfg["alpha"]
+        return Spec(objective=lambda tr, mask: objectives.reinforce_m1m2(tr, mask, alpha=alpha), **common)
+    fn = {"cws": objectives.cws, "ssws": objectives.ssws, "baseline": objectives.classifier}[method]
+    return Spec(objective=fn, **common)
+
+
+def training_set(data, method, rate, pattern, seed):
+    """x, labels and mask the run may see.  Unlabelled steps carry label -1, so no hidden label
+    can reach training.  The baseline keeps only round(rate * N) sequences, fully labelled."""
+    x, y = data["x_train"], data["y_train"]
+    rng = np.random.default_rng([seed, 11])
+    if method == "baseline":
+        keep = np.sort(rng.permutation(len(x))[:max(1, int(round(rate * len(x))))])
+        x, y = x[keep], y[keep]
+        mask = np.ones(y.shape, dtype=bool)
+    else:
+        mask = step_mask(len(x), x.shape[1], rate, pattern, rng)
+    mask &= y >= 0                      # steps whose label the source does not know stay unlabelled
+    labels = np.where(mask, y, -1)
+    return {"x": x, "labels": labels, "mask": mask}
+
+
+def run(cfg, method, rate, pattern, seed, data_path, out_dir, device, name):
+    """Train one run and write model.pt, curve.tsv and metrics.json into out_dir."""
+    from pipeline.runs import checkpoint_path, write_run
+    from pipeline.train import fit
+    data = np.load(data_path)
+    train = training_set(data, method, rate, pattern, seed)
+    valid = {"x": data["x_valid"], "labels": data["y_valid"]}
+    model = build_model(cfg)
+    spec = spec_for(method, cfg, seed, name)
+    ckpt = checkpoint_path(name, {"cfg": cfg, "method": method, "rate": rate, "pattern": pattern,
+                                  "seed": seed, "device": str(device)}, [data_path])
+    evaluate = accuracy_evaluator(valid, device, particles=cfg["eval_particles"])
+    history = fit(model, spec, batch_maker(train, cfg["batch_size"], device), evaluate,
+                  checkpoint=ckpt, device=device)
+    last = history[-1]
+    metrics = {"method": method, "rate": rate, "pattern": pattern, "seed": seed,
+               "labelled_steps": int(train["mask"].sum()), "train_sequences": int(len(train["x"])),
+               **{k: last[k] for k in ("val_top1", "val_top5", "val_top10")},
+               "val_top10_best": max(r["val_top10"] for r in history[1:])}
+    write_run(out_dir, model.cpu(), history, metrics)
+    ckpt.unlink(missing_ok=True)
+    return metrics

@@ -1,0 +1,40 @@
+"""Batching and evaluation shared by the sequence experiments (handwriting, flies)."""
+import numpy as np
+import torch
+
+from pipeline.evaluate.classification import topk_accuracy
+
+
+def batch_maker(arrays, batch_size, device):
+    """make_batches(rng) for the training loop: shuffled batches of whole sequences.
+
+    arrays: dict name -> [N, T, ...] numpy arrays with at least x, labels and mask; a final
+    short batch is dropped so every step sees the same batch size."""
+    tensors = {k: torch.as_tensor(v, device=device) for k, v in arrays.items()}
+    n = len(tensors["x"])
+    batch_size = min(batch_size, n)
+
+    def make_batches(rng):
+        order = rng.permutation(n)
+        for start in range(0, n - batch_size + 1, batch_size):
+            idx = torch.as_tensor(order[start:start + batch_size], device=device)
+            yield {k: v[idx] for k, v in tensors.items()}
+    return make_batches
+
+
+def accuracy_evaluator(arrays, device, ks=(1, 5, 10), particles=4, chunk=64, prefix="val"):
+    """evaluate(model) -> {val_top1, val_top5, ...}: top-k accuracy of q(y_t | x) over every
+    labelled step, with no label shown to the model (q's class probabilities averaged over particles)."""
+    tensors = {k: torch.as_tensor(v, device=device) for k, v in arrays.items() if k in ("x", "u")}
+    labels = np.asarray(arrays["labels"])
+    n = len(labels)
+
+    def evaluate(model):
+        cuda = [torch.device(device)] if torch.device(device).type == "cuda" else []
+        with torch.random.fork_rng(devices=cuda):   # evaluation noise: fixed, and kept out of training's stream
+            torch.manual_seed(0)
+            probs = torch.cat([model.class_probabilities({k: v[i:i + chunk] for k, v in tensors.items()}, particles)
+                               for i in range(0, n, chunk)]).cpu().numpy()
+        acc = topk_accuracy(probs.reshape(-1, probs.shape[-1]), labels.reshape(-1), ks)
+        return {f"{prefix}_top{k}": v for k, v in acc.items()}
+    return evaluate

@@ -82,10 +82,11 @@ def _apply(loss, params):
 
 def train_step(model, spec, batch, opt_theta, opt_phi, groups, epoch=0, step=0):
     """One update of both optimisers on one set of particles; returns the losses as floats."""
+    if not spec.use_labels:             # unsupervised: no label may reach the model, not even by teacher forcing
+        batch = {**batch, "labels": torch.full_like(batch["labels"], -1), "mask": torch.zeros_like(batch["mask"])}
     extra = {"enumerate_y": True} if spec.enumerate_y else {}
     trace = model(batch, spec.particles, **extra)
-    mask = batch["mask"] if spec.use_labels else torch.zeros_like(batch["mask"])
-    losses = spec.objective(trace, mask)
+    losses = spec.objective(trace, batch["mask"])
     _check_finite(spec, trace, losses, epoch, step)
     _apply(losses.model, groups["theta"] + groups["phi_z"])
     _apply(losses.inference, groups["phi_y"])

@@ -92,10 +92,10 @@ def bound_evaluator(arrays, K, device, chunk=64):
 def run(cfg, name, seed, data_path, out_dir, device, run_name):
     """Train one model and write model.pt, curve.tsv and metrics.json into out_dir."""
     from pipeline.runs import checkpoint_path, write_run
-    from pipeline.train import fit
+    from pipeline.train import fit, seed_everything
     data = dict(np.load(data_path))
     train, test = sequences(data, "train"), sequences(data, "test")
-    torch.manual_seed(seed)
+    seed_everything(seed)                     # the initial weights depend on the seed alone
     model = build_model(name, cfg, train["x"])
     spec = spec_for(name, cfg, seed, run_name)
     bound = bound_evaluator(test, 1 if name == "rnn" else cfg["particles"], device)

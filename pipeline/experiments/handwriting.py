@@ -52,10 +52,11 @@ def training_set(data, method, rate, pattern, seed):
 def run(cfg, method, rate, pattern, seed, data_path, out_dir, device, name):
     """Train one run and write model.pt, curve.tsv and metrics.json into out_dir."""
     from pipeline.runs import checkpoint_path, write_run
-    from pipeline.train import fit
+    from pipeline.train import fit, seed_everything
     data = np.load(data_path)
     train = training_set(data, method, rate, pattern, seed)
     valid = {"x": data["x_valid"], "labels": data["y_valid"]}
+    seed_everything(seed)                     # the initial weights depend on the seed alone
     model = build_model(cfg)
     spec = spec_for(method, cfg, seed, name)
     ckpt = checkpoint_path(name, {"cfg": cfg, "method": method, "rate": rate, "pattern": pattern,

@@ -76,9 +76,10 @@ def build_model(cfg):
 def run(params, cfg, objective, seed, data_path, out_dir, device):
     """Train one (objective, seed) pair and write model.pt, curve.tsv and metrics.json."""
     from pipeline.runs import checkpoint_path, write_run
-    from pipeline.train import fit
+    from pipeline.train import fit, seed_everything
     data = np.load(data_path)
     labels = labelled_training_set(data["y_train"], cfg["labels"], seed)
+    seed_everything(seed)                     # the initial weights depend on the seed alone
     model = build_model(cfg)
     name = f"train_mnist@{objective}-{seed}"
     spec = spec_for(objective, cfg, seed, name)

@@ -28,12 +28,16 @@ class M2(nn.Module):
         super().__init__()
         self.n_classes, self.z_dim = n_classes, z_dim
         self.decoder = mlp([z_dim + n_classes, hidden, x_dim])          # theta
-        self.encoder_z = mlp([x_dim + n_classes, hidden, 2 * z_dim])    # phi_z
+        # phi_z: q(z | x, y) = MLP([x, onehot(y)]), its first layer split so that the x part runs
+        # once per example rather than once per particle
+        self.encoder_x = nn.Linear(x_dim, hidden)
+        self.encoder_y = nn.Linear(n_classes, hidden, bias=False)
+        self.encoder_z = nn.Sequential(nn.Softplus(), nn.Linear(hidden, 2 * z_dim))
         self.classifier = mlp([x_dim, hidden, n_classes])               # phi_y
 
     def parameter_groups(self):
         return {"theta": list(self.decoder.parameters()),
-                "phi_z": list(self.encoder_z.parameters()),
+                "phi_z": [*self.encoder_x.parameters(), *self.encoder_y.parameters(), *self.encoder_z.parameters()],
                 "phi_y": list(self.classifier.parameters())}
 
     def class_logits(self, x):
@@ -43,7 +47,7 @@ class M2(nn.Module):
     def q_z(self, x, y):
         """q(z | x, y) for x [..., D] and y [...] (long)."""
         onehot = F.one_hot(y, self.n_classes).to(x.dtype)
-        loc, raw_scale = self.encoder_z(torch.cat([x.expand(*y.shape, -1), onehot], -1)).chunk(2, -1)
+        loc, raw_scale = self.encoder_z(self.encoder_x(x) + self.encoder_y(onehot)).chunk(2, -1)
         return Normal(loc, F.softplus(raw_scale) + 1e-4)
 
     def p_x(self, z, y):

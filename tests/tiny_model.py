@@ -11,6 +11,7 @@ import torch
 from torch import nn
 from torch.distributions import Categorical, Normal
 
+import pipeline.models  # noqa: F401  (argument validation off, as for every model)
 from pipeline.objectives import Trace
 
 

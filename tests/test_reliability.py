@@ -1,0 +1,164 @@
+"""Faults and bad input: bad params, NaN losses, a killed training run, interrupted writes,
+repeated runs.  docs/reliability.md lists which test covers which case."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from pipeline import PipelineError, config
+from pipeline.io import atomic_path, write_json
+from pipeline.objectives import cws
+from pipeline.train import Spec, fit, train_step
+from tests.conftest import ROOT, env_with_venv, make_repo_copy
+from tests.tiny_model import Tiny, batch
+
+X_OK = 0.7
+
+
+def _params():
+    return yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+@pytest.mark.parametrize("key, value, expected", [
+    ("supervision", 1.5, "key 'supervision' is 1.5; it must be a number in [0, 1]"),
+    ("supervision", -0.1, "key 'supervision' is -0.1; it must be a number in [0, 1]"),
+    ("supervision", "abc", "key 'supervision' is 'abc'; it must be a number in [0, 1]"),
+    ("profile", "huge", "key 'profile' is 'huge'; it must be one of smoke, default, paper"),
+    ("seeds", [], "key 'seeds' is []; it must be a non-empty list"),
+    ("supervision_pattern", "random", "one of uniform, variable"),
+    ("mnist.objectives", ["cws", "vae"], "key 'mnist.objectives'"),
+    ("mnist.source", "ftp", "key 'mnist.source' is 'ftp'; it must be one of embedded, download, local"),
+    ("handwriting.source", "web", "one of embedded, deepwriting, iamondb"),
+    ("flies.source", "camera", "key 'flies.source'"),
+    ("device", "tpu", "one of auto, cpu, cuda"),
+])
+def test_bad_params_name_the_key_and_the_allowed_values(key, value, expected):
+    params = _params()
+    node = params
+    *parents, leaf = key.split(".")
+    for p in parents:
+        node = node[p]
+    node[leaf] = value
+    with pytest.raises(PipelineError) as err:
+        config.validate(params)
+    assert expected in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_stage_with_bad_params_stops_before_any_work(tmp_path):
+    repo = make_repo_copy(tmp_path, supervision=1.5)
+    result = subprocess.run([sys.executable, "-m", "stages.prepare_mnist"], cwd=repo, env=env_with_venv(),
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == ["error: params.yaml: key 'supervision' is 1.5; it must be a number in [0, 1]"]
+    assert not (repo / "data" / "prepared").exists()
+
+
+def test_nan_in_a_loss_names_stage_epoch_step_and_term():
+    model = Tiny()
+    with torch.no_grad():
+        model.a.fill_(float("nan"))                # a diverged decoder
+    groups = model.parameter_groups()
+    spec = Spec(name="train_mnist@cws-0", objective=cws, epochs=1, particles=4, lr=0.1, seed=0)
+    bad = batch(X_OK, 8)
+    with pytest.raises(PipelineError, match=r"train_mnist@cws-0: log_px became nan at epoch 3, step 7"):
+        train_step(model, spec, bad, torch.optim.SGD(groups["theta"], lr=0.1),
+                   torch.optim.SGD(groups["phi_z"] + groups["phi_y"], lr=0.1), groups, epoch=3, step=7)
+
+
+def test_an_interrupted_write_leaves_no_file(tmp_path):
+    target = tmp_path / "metrics.json"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text('{"half": ')
+            raise RuntimeError("killed")
+    assert list(tmp_path.iterdir()) == []
+    write_json(target, {"ok": 1})
+    assert json.loads(target.read_text()) == {"ok": 1} and len(list(tmp_path.iterdir())) == 1
+
+
+def test_resume_restores_exactly_what_an_uninterrupted_fit_would_give(tmp_path):
+    def run(epochs, checkpoint):
+        torch.manual_seed(0)
+        model = Tiny()
+        spec = Spec(name="t", objective=cws, epochs=epochs, particles=4, lr=0.05, seed=0)
+        make = lambda rng: (batch(0.7, 8, labels=[int(v) if v < 3 else None for v in rng.integers(0, 6, 8)])  # noqa: E731
+                            for _ in range(3))
+        history = fit(model, spec, make, lambda m: {"a": float(m.logits.sum())}, checkpoint=checkpoint)
+        return history, torch.cat([p.detach().flatten() for p in model.parameters()])
+
+    straight, w1 = run(4, None)
+    ckpt = tmp_path / "ckpt.pt"
+    run(2, ckpt)                                     # "killed" after epoch 2: its checkpoint remains
+    resumed, w2 = run(4, ckpt)
+    assert torch.equal(w1, w2)
+    assert [r["a"] for r in resumed] == [r["a"] for r in straight]
+
+
+@pytest.mark.slow
+def test_sigkill_mid_training_then_rerun_matches_an_uninterrupted_run(tmp_path):
+    """A real stage process killed with SIGKILL after its first checkpoint; the rerun resumes."""
+    repo = make_repo_copy(tmp_path, profile="smoke", **{"mnist.smoke.epochs": 12})
+    env = env_with_venv()
+    stage = [sys.executable, "-m", "stages.train_mnist", "--objective", "cws", "--seed", "0"]
+    out = repo / "runs" / "mnist" / "cws-s0"
+    subprocess.run([sys.executable, "-m", "stages.prepare_mnist"], cwd=repo, env=env, check=True, capture_output=True)
+    subprocess.run(stage, cwd=repo, env=env, check=True, capture_output=True)
+    straight = (out / "metrics.json").read_text()
+    curve = (out / "curve.tsv").read_text()
+    for f in out.iterdir():
+        f.unlink()
+
+    proc = subprocess.Popen(stage, cwd=repo, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    checkpoints = repo / "runs" / ".checkpoints"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (checkpoints.exists() and any(checkpoints.glob("*.pt"))):
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (out / "metrics.json").exists(), "the run finished before it could be killed"
+    assert not (out / "model.pt").exists()           # no output that DVC could mistake for a finished run
+
+    rerun = subprocess.run(stage, cwd=repo, env=env, check=True, capture_output=True, text=True)
+    assert "resuming after epoch" in rerun.stderr
+    assert (out / "metrics.json").read_text() == straight
+    assert (out / "curve.tsv").read_text() == curve
+    assert not any(checkpoints.glob("*.pt"))          # removed once the run is complete
+
+
+def test_checkpoints_are_plain_tensors_for_weights_only_loading(tmp_path):
+    from pipeline.train import load_checkpoint, save_checkpoint
+    model = Tiny()
+    groups = model.parameter_groups()
+    opt1, opt2 = torch.optim.Adam(groups["theta"]), torch.optim.Adam(groups["phi_z"] + groups["phi_y"])
+    save_checkpoint(tmp_path / "c.pt", model, opt1, opt2, 3, [{"epoch": 3, "x": 1.0}])
+    state = torch.load(tmp_path / "c.pt", weights_only=True)        # raises if anything but tensors and containers
+    assert state["epoch"] == 3
+    assert load_checkpoint(tmp_path / "c.pt", Tiny(), opt1, opt2) == (3, [{"epoch": 3, "x": 1.0}])
+
+
+def test_a_corrupt_checkpoint_is_ignored_not_fatal(tmp_path):
+    from pipeline.train import load_checkpoint
+    (tmp_path / "c.pt").write_bytes(b"not a checkpoint")
+    model = Tiny()
+    groups = model.parameter_groups()
+    assert load_checkpoint(tmp_path / "c.pt", model, torch.optim.Adam(groups["theta"]),
+                           torch.optim.Adam(groups["phi_z"])) == (0, [])
+
+
+def test_npz_outputs_are_byte_identical_for_identical_content(tmp_path):
+    from pipeline.io import write_npz
+    arrays = {"x": np.arange(10.0), "names": np.array(["a", "bc"])}
+    write_npz(tmp_path / "a.npz", **arrays)
+    time.sleep(1.1)
+    write_npz(tmp_path / "b.npz", **arrays)
+    assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
+    assert Path(tmp_path / "a.npz").stat().st_size > 0

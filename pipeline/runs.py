@@ -3,6 +3,7 @@ and (while it runs) a resumable checkpoint keyed by everything that determines t
 import hashlib
 import json
 import math
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -56,3 +57,20 @@ def write_run(out_dir, model, history, metrics):
     write_table(out_dir / "curve.tsv", pd.DataFrame(history))
     clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()}
     write_json(out_dir / "metrics.json", clean)
+
+
+class timed:
+    """Context manager writing {seconds, device} to `path` when the block completes: the wall
+    time the index page reports per stage (kept out of metrics.json, which stays deterministic)."""
+
+    def __init__(self, path, device):
+        self.path, self.device = Path(path), str(device)
+
+    def __enter__(self):
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, kind, value, tb):
+        if kind is None:
+            write_json(self.path, {"seconds": round(time.perf_counter() - self.start, 2), "device": self.device})
+        return False

@@ -4,6 +4,7 @@ import argparse
 from pipeline import config
 from pipeline.cli import run
 from pipeline.experiments import flies
+from pipeline.runs import timed
 from pipeline.train import pick_device
 
 
@@ -13,9 +14,10 @@ def main():
     parser.add_argument("--seed", type=int, required=True)
     args = parser.parse_args()
     params = config.load()
-    flies.run(config.settings(params, "flies"), args.model, args.seed, "data/prepared/flies.npz",
-              f"runs/flies/{args.model}-s{args.seed}", pick_device(params["device"]),
-              f"train_flies@{args.model}-{args.seed}")
+    out, device = f"runs/flies/{args.model}-s{args.seed}", pick_device(params["device"])
+    with timed(f"{out}/timing.json", device):
+        flies.run(config.settings(params, "flies"), args.model, args.seed, "data/prepared/flies.npz", out, device,
+                  f"train_flies@{args.model}-{args.seed}")
 
 
 if __name__ == "__main__":

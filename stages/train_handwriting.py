@@ -4,6 +4,7 @@ import argparse
 from pipeline import config
 from pipeline.cli import run
 from pipeline.experiments import handwriting
+from pipeline.runs import timed
 from pipeline.train import pick_device
 
 
@@ -18,8 +19,10 @@ def main():
     args = parser.parse_args()
     params = config.load()
     config.check_fraction("supervision", args.rate)
-    handwriting.run(config.settings(params, "handwriting"), args.method, args.rate, args.pattern, args.seed,
-                    "data/prepared/handwriting.npz", args.out, pick_device(params["device"]), args.name)
+    device = pick_device(params["device"])
+    with timed(f"{args.out}/timing.json", device):
+        handwriting.run(config.settings(params, "handwriting"), args.method, args.rate, args.pattern, args.seed,
+                        "data/prepared/handwriting.npz", args.out, device, args.name)
 
 
 if __name__ == "__main__":

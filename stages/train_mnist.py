@@ -4,6 +4,7 @@ import argparse
 from pipeline import config
 from pipeline.cli import run
 from pipeline.experiments import mnist
+from pipeline.runs import timed
 from pipeline.train import pick_device
 
 
@@ -13,9 +14,9 @@ def main():
     parser.add_argument("--seed", type=int, required=True)
     args = parser.parse_args()
     params = config.load()
-    cfg = config.settings(params, "mnist")
-    mnist.run(params, cfg, args.objective, args.seed, "data/prepared/mnist.npz",
-              f"runs/mnist/{args.objective}-s{args.seed}", pick_device(params["device"]))
+    out, device = f"runs/mnist/{args.objective}-s{args.seed}", pick_device(params["device"])
+    with timed(f"{out}/timing.json", device):
+        mnist.run(config.settings(params, "mnist"), args.objective, args.seed, "data/prepared/mnist.npz", out, device)
 
 
 if __name__ == "__main__":

@@ -73,7 +73,7 @@ def build_model(cfg):
     return M2(x_dim=784, n_classes=N_CLASSES, z_dim=cfg["z_dim"], hidden=cfg["hidden"])
 
 
-def run(params, cfg, objective, seed, data_path, out_dir, device):
+def run(cfg, objective, seed, data_path, out_dir, device):
     """Train one (objective, seed) pair and write model.pt, curve.tsv and metrics.json."""
     from pipeline.runs import checkpoint_path, write_run
     from pipeline.train import fit, seed_everything

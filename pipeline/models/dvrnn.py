@@ -83,32 +83,44 @@ class DVRNN(nn.Module):
         ex = rep(self.embed_x(x)).unbind(1)
         eu = rep(self.embed_u(u)).unbind(1) if self.u_dim else None
         feats = rep(self.y_features(x, u)).unbind(1) if self.n_classes else None
-        labels, mask, xs = rep(labels).unbind(1), rep(mask).unbind(1), rep(x).unbind(1)
+        labels, mask = rep(labels).unbind(1), rep(mask).unbind(1)
         h, c = state if state is not None else self.initial_state(N, x.device)
-        terms = {k: [] for k in ("log_px", "log_pz", "log_py", "log_qz", "log_qy", "y")}
+        # The loop does only what sampling needs (q's parameters, the samples, the recurrence);
+        # every density is evaluated afterwards on whole [N, T] tensors at once.
+        steps = {k: [] for k in ("ctx", "y", "ey", "q_logits", "z", "ez", "q_loc", "q_scale")}
         for t in range(T):
             ctx = self._context(h, eu[t] if eu is not None else None)
             ey = None
             if self.n_classes:
-                q_y = Categorical(logits=self.q_y_head(torch.cat([feats[t], h], -1)))
-                y_t = torch.where(mask[t], labels[t].clamp(min=0), q_y.sample())
+                logits = self.q_y_head(torch.cat([feats[t], h], -1))
+                sampled = torch.multinomial(torch.softmax(logits.detach(), -1), 1)[:, 0]
+                y_t = torch.where(mask[t], labels[t].clamp(min=0), sampled)
                 ey = self.embed_y(y_t)
-                terms["log_qy"].append(q_y.log_prob(y_t))
-                terms["log_py"].append(Categorical(logits=self.prior_y(ctx)).log_prob(y_t))
-                terms["y"].append(y_t)
+                steps["q_logits"].append(logits)
+                steps["y"].append(y_t)
+                steps["ey"].append(ey)
             q_z = self._gaussian(self.encoder_z, self._with_y(ctx, ex[t], ey=ey))
             z_t = q_z.rsample()
             ez = self.embed_z(z_t)
-            terms["log_qz"].append(q_z.log_prob(z_t).sum(-1))
-            terms["log_pz"].append(self._gaussian(self.prior_z, ctx).log_prob(z_t).sum(-1))
-            terms["log_px"].append(self.head.log_prob(self.decoder(self._with_y(ctx, ez, ey=ey)), xs[t]))
+            for k, v in (("ctx", ctx), ("z", z_t), ("ez", ez), ("q_loc", q_z.loc), ("q_scale", q_z.scale)):
+                steps[k].append(v)
             h, c = self.rnn(self._with_y(ex[t], ez, ey=ey), (h, c))
-        shape = lambda v: torch.stack(v, -1).view(K, B, T)  # noqa: E731
-        zeros = torch.zeros(K, B, T, device=x.device)
-        trace = Trace(log_px=shape(terms["log_px"]), log_pz=shape(terms["log_pz"]), log_qz=shape(terms["log_qz"]),
-                      log_py=shape(terms["log_py"]) if self.n_classes else zeros,
-                      log_qy=shape(terms["log_qy"]) if self.n_classes else zeros,
-                      y=shape(terms["y"]) if self.n_classes else zeros.long())
+        st = {k: torch.stack(v, 1) for k, v in steps.items() if v}          # [N, T, ...]
+        ctx, z, ez = st["ctx"], st["z"], st["ez"]
+        ey = st.get("ey")
+        log_qz = Normal(st["q_loc"], st["q_scale"]).log_prob(z).sum(-1)
+        log_pz = self._gaussian(self.prior_z, ctx).log_prob(z).sum(-1)
+        log_px = self.head.log_prob(self.decoder(self._with_y(ctx, ez, ey=ey)), x.repeat(K, 1, 1))
+        zeros = torch.zeros_like(log_px)
+        if self.n_classes:
+            y = st["y"]
+            log_qy = torch.log_softmax(st["q_logits"], -1).gather(-1, y[..., None])[..., 0]
+            log_py = torch.log_softmax(self.prior_y(ctx), -1).gather(-1, y[..., None])[..., 0]
+        else:
+            y, log_qy, log_py = zeros.long(), zeros, zeros
+        view = lambda v: v.view(K, B, T)  # noqa: E731
+        trace = Trace(log_px=view(log_px), log_pz=view(log_pz), log_py=view(log_py), log_qz=view(log_qz),
+                      log_qy=view(log_qy), y=view(y), z=z.view(K, B, T, -1))
         trace.state = (h, c)
         return trace
 

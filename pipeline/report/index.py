@@ -1,0 +1,59 @@
+"""reports/index.html: every claim of the paper with our number and a verdict, links to the
+experiment pages, and the run's provenance (profile, sources, seeds, commit, device, wall time)."""
+import platform
+import subprocess
+from pathlib import Path
+
+import torch
+
+from pipeline.io import read_json, write_json
+from pipeline.report.pages import render
+
+EXPERIMENTS = (("mnist", "MNIST (sec. 4.1, Fig. 2)", "mnist.html"),
+               ("handwriting", "Handwriting (sec. 4.2, Fig. 3, 4)", "handwriting.html"),
+               ("flies", "Fly-vs-Fly (sec. 4.3, Table 1, Fig. 5, 6)", "flies.html"))
+
+
+def git_commit(root="."):
+    """The commit the reports were built from, with '+ changes' when the tree differs from it."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True,
+                                text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return commit + (" + uncommitted changes" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+
+
+def stage_times(runs_dir="runs"):
+    """{experiment: (stages, total seconds, devices)} from the timing files of the training runs."""
+    out = {}
+    for path in sorted(Path(runs_dir).rglob("*timing.json")):
+        experiment = path.relative_to(runs_dir).parts[0]
+        t = read_json(path)
+        n, total, devices = out.get(experiment, (0, 0.0, set()))
+        out[experiment] = (n + 1, total + t["seconds"], devices | {t["device"]})
+    return out
+
+
+def build(params, summaries, out_html="reports/index.html", out_json="reports/summary.json", runs_dir="runs"):
+    sections = []
+    for key, title, page in EXPERIMENTS:
+        claims = summaries[key]["claims"]
+        sections.append({"title": title, "page": page, "claims": claims})
+    verdicts = [c["verdict"] for s in sections for c in s["claims"]]
+    counts = {v: verdicts.count(v) for v in dict.fromkeys(verdicts)}
+    times = stage_times(runs_dir)
+    provenance = {
+        "profile": params["profile"], "seeds": params["seeds"], "commit": git_commit(),
+        "sources": {k: params[k]["source"] for k in ("mnist", "handwriting", "flies")},
+        "supervision": params["supervision"], "supervision_pattern": params["supervision_pattern"],
+        "torch": torch.__version__, "python": platform.python_version(),
+        "times": [{"experiment": k, "stages": n, "minutes": round(s / 60, 1), "devices": ", ".join(sorted(d))}
+                  for k, (n, s, d) in times.items()]}
+    write_json(out_json, {"verdicts": counts, **{s["title"]: [{"claim": c["claim"], "verdict": c["verdict"]}
+                                                             for c in s["claims"]] for s in sections}})
+    render("index.html.j2", out_html, title="Semi-supervised Sequential Generative Models: reproduction",
+           sections=sections, counts=counts, prov=provenance, profile=params["profile"], seeds=params["seeds"])
+    return counts

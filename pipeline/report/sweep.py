@@ -1,0 +1,59 @@
+"""reports/sweep.html: handwriting accuracy against the supervision rate, collected from finished
+DVC experiments (e.g. `dvc exp run --queue -S 'supervision=0.0625,0.125,0.25'`)."""
+import re
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from pipeline import PipelineError
+from pipeline.report import figures
+from pipeline.report.pages import embed, render
+from pipeline.report.tables import fmt, summarise
+
+RUN_KEY = re.compile(r"runs/handwriting/main/(?P<method>\w+)-s(?P<seed>\d+)/metrics\.json:(?P<metric>val_top\d+)$")
+
+
+def collect(rows):
+    """One row per (experiment, method, seed) from dvc.api.exp_show() rows."""
+    out = []
+    for row in rows:
+        rate = row.get("params.yaml:supervision")
+        if rate is None or row.get("State") in ("Queued", "Running", "Failed"):
+            continue
+        runs = {}
+        for key, value in row.items():
+            m = RUN_KEY.match(key)
+            if m and value is not None:
+                runs.setdefault((m["method"], int(m["seed"])), {})[m["metric"]] = value
+        name = row.get("Experiment") or row.get("rev")
+        out += [{"experiment": name, "supervision": float(rate), "pattern": row.get("params.yaml:supervision_pattern"),
+                 "method": method, "seed": seed, **metrics} for (method, seed), metrics in runs.items()]
+    if not out:
+        raise PipelineError("no finished experiment with handwriting results; run `dvc exp run --queue -S "
+                            "'supervision=0.0625,0.125,0.25'` and `dvc queue start`, then try again")
+    return pd.DataFrame(out).drop_duplicates(["supervision", "pattern", "method", "seed"])
+
+
+def build(rows, out_html="reports/sweep.html", png="reports/figures/sweep.png"):
+    frame = collect(rows)
+    frame["key"] = frame.method + "@" + frame.supervision.astype(str)
+    table = summarise(frame, "key", ["val_top1", "val_top10"])
+    table[["method", "supervision"]] = table.key.str.split("@", expand=True)
+    table["supervision"] = table.supervision.astype(float)
+    table = table.sort_values(["method", "supervision"])
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for method, g in table.groupby("method"):
+        ax.errorbar(g.supervision, g.val_top10, yerr=[g.val_top10 - g.val_top10_low, g.val_top10_high - g.val_top10],
+                    marker="o", capsize=3, color=figures.COLOURS.get(method), label=figures.LABELS.get(method, method))
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("supervision (fraction of labelled steps)")
+    ax.set_ylabel("top-10 validation accuracy")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    rows_out = [{"method": figures.LABELS.get(r.method, r.method), "supervision": f"{100 * r.supervision:g}%", "n": r.n,
+                 "top1": fmt(r.val_top1, r.val_top1_low, r.val_top1_high, 100),
+                 "top10": fmt(r.val_top10, r.val_top10_low, r.val_top10_high, 100)} for _, r in table.iterrows()]
+    render("sweep.html.j2", out_html, title="Supervision sweep: handwriting accuracy against the supervision rate",
+           rows=rows_out, figure=embed(fig, png), experiments=sorted(frame.experiment.astype(str).unique()),
+           profile="(per experiment)", seeds=sorted(frame.seed.unique().tolist()))
+    return table

@@ -1,0 +1,159 @@
+"""End to end, as a user would: the whole pipeline at profile smoke in a throwaway git+DVC copy of
+the repository; then the pages in a real browser, experiments, a queued sweep and a DVC remote."""
+import json
+import re
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from tests.conftest import dvc, env_with_venv, make_repo_copy, run
+
+pytestmark = pytest.mark.slow
+PAGES = ("index", "mnist", "handwriting", "flies")
+SECRET_USER, SECRET_PASSWORD = "reader-7f3a", "pw-91c2e-never-stored"
+
+
+def ran(output):
+    return set(re.findall(r"Running stage '([^']+)'", output))
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    """The whole pipeline at smoke, committed (dvc.lock included) like a user's finished run."""
+    path = make_repo_copy(tmp_path_factory.mktemp("e2e"), profile="smoke", seeds=[0, 1],
+                          **{"handwriting.rates": [0.5]})
+    result = dvc("repro", cwd=path)
+    (path / "repro.log").write_text(result.stdout + result.stderr)
+    run(["git", "add", "-A"], path)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "results"], path)
+    return path
+
+
+def test_every_page_is_written_with_figures_and_claims(repo):
+    for page in PAGES:
+        html = (repo / "reports" / f"{page}.html").read_text()
+        assert "<table>" in html and "verdict" in html.lower(), page
+        if page != "index":
+            assert 'src="data:image/png;base64,' in html, page
+    index = (repo / "reports" / "index.html").read_text()
+    for page in PAGES[1:]:
+        assert f'href="{page}.html"' in index
+    summary = json.loads((repo / "reports" / "summary.json").read_text())
+    assert sum(summary["verdicts"].values()) >= 8
+
+
+def test_every_run_wrote_metrics_a_curve_and_its_time(repo):
+    for folder in (repo / "runs").glob("*/*-s*"):
+        if folder.parent.name in ("main", "rates", "variable"):
+            continue
+        assert json.loads((folder / "metrics.json").read_text())
+        assert (folder / "curve.tsv").read_text().startswith("epoch")
+        assert json.loads((folder / "timing.json").read_text())["device"] == "cpu"
+    for objective in ("cws", "m1m2", "rws", "m1"):
+        metrics = json.loads((repo / "runs" / "mnist" / f"{objective}-s0" / "metrics.json").read_text())
+        assert 0.0 <= metrics["val_accuracy"] <= 1.0 and metrics["labels"] == 100
+
+
+def test_second_repro_runs_nothing_and_status_is_clean(repo):
+    assert ran(dvc("repro", cwd=repo).stdout) == set()
+    assert "up to date" in dvc("status", cwd=repo).stdout
+
+
+def test_headline_numbers_are_dvc_metrics(repo):
+    shown = json.loads(dvc("metrics", "show", "--json", cwd=repo).stdout)
+    files = next(iter(shown.values()))["data"]
+    for name in ("reports/summary.json", "reports/mnist_summary.json", "reports/handwriting_summary.json",
+                 "reports/flies_summary.json"):
+        assert name in files, sorted(files)
+
+
+def test_pages_open_in_a_real_browser_with_every_image_loaded(repo):
+    chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
+    if not (chromium and driver):
+        pytest.skip("chromium and chromedriver are not installed (.ci/run installs them)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"):
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=Service(driver), options=options)
+    try:
+        for page in PAGES:
+            browser.get((repo / "reports" / f"{page}.html").as_uri())
+            images = browser.execute_script(
+                "return Array.from(document.images).map(i => [i.complete, i.naturalWidth, i.src.slice(0, 22)])")
+            assert all(done and width > 0 for done, width, _ in images), (page, images)
+            assert all(src.startswith("data:image/png") for _, _, src in images), page    # nothing from the network
+            cells = browser.execute_script(
+                "return Array.from(document.querySelectorAll('td')).map(td => td.innerText)")
+            assert sum(bool(re.search(r"\d", c)) for c in cells) >= 3, (page, cells)
+            if page != "index":
+                assert len(images) >= 2, page
+    finally:
+        browser.quit()
+
+
+def test_credentials_never_reach_params_lock_logs_or_reports(repo, fixtures, tmp_path):
+    """IAM-OnDB read with credentials in the environment: they appear in no file and no log."""
+    copy = make_repo_copy(tmp_path, profile="smoke", **{"handwriting.source": "iamondb",
+                                                         "handwriting.local_dir": str(fixtures / "iamondb")})
+    env = {**env_with_venv(), "IAMONDB_USER": SECRET_USER, "IAMONDB_PASSWORD": SECRET_PASSWORD}
+    import sys
+    result = subprocess.run([sys.executable, "-m", "dvc", "repro", "prepare_handwriting"], cwd=copy, env=env,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    log = result.stdout + result.stderr
+    files = [p for p in copy.rglob("*") if p.is_file() and ".git" not in p.parts]
+    assert (copy / "dvc.lock").exists() and (copy / "data" / "prepared" / "handwriting.npz").exists()
+    for secret in (SECRET_USER, SECRET_PASSWORD):
+        assert secret not in log
+        assert not [p for p in files if secret.encode() in p.read_bytes()]
+
+
+def test_a_second_clone_pulls_the_cache_and_runs_nothing(repo, tmp_path):
+    store = tmp_path / "remote"
+    dvc("remote", "add", "-d", "shared", str(store), cwd=repo)
+    dvc("push", cwd=repo)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "remote"], repo)
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
+    dvc("pull", cwd=clone)
+    assert (clone / "reports" / "index.html").exists()
+    assert ran(dvc("repro", cwd=clone).stdout) == set()
+    assert "up to date" in dvc("status", cwd=clone).stdout
+    dvc("remote", "remove", "shared", cwd=repo)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "no remote"], repo)
+
+
+def test_exp_run_reruns_exactly_the_stages_that_depend_on_supervision(repo):
+    result = dvc("exp", "run", "-S", "supervision=0.25", cwd=repo)
+    stages = ran(result.stdout)
+    expected = {s for s in dvc("stage", "list", "--name-only", cwd=repo).stdout.split()
+                if s.startswith(("train_handwriting@", "train_handwriting_variable@"))}
+    expected |= {"report_handwriting", "report_index"}
+    assert stages == expected, sorted(stages ^ expected)
+    shown = json.loads(dvc("exp", "show", "--json", cwd=repo).stdout)
+    assert "0.25" in json.dumps(shown)
+    run(["git", "checkout", "--", "."], repo)        # back to the committed baseline
+    dvc("checkout", cwd=repo)
+
+
+def test_queued_sweep_runs_on_workers_and_is_collected(repo):
+    dvc("exp", "run", "--queue", "-S", "supervision=0.0625,0.5", cwd=repo)
+    dvc("queue", "start", "--jobs", "2", cwd=repo)
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        status = dvc("queue", "status", cwd=repo).stdout
+        if "Queued" not in status and "Running" not in status:
+            break
+        time.sleep(3)
+    assert status.count("Success") >= 2, status
+    run([__import__("sys").executable, "-m", "stages.report_sweep"], repo)
+    html = (repo / "reports" / "sweep.html").read_text()
+    for rate in ("6.25%", "50%"):
+        assert rate in html
+    dvc("queue", "stop", cwd=repo, check=False)

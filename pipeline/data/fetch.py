@@ -85,41 +85,38 @@ def safe_extract(archive, dest):
     root = dest.resolve()
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as zf:
-            infos = zf.infolist()
-            for info in infos:
-                _member_target(root, info.filename)
+            members = []
+            for info in zf.infolist():
                 if (info.external_attr >> 16) & 0o170000 == 0o120000:
                     raise PipelineError(f"{archive.name}: member '{info.filename}' is a symbolic link; refusing to extract")
-            for info in infos:
-                target = _member_target(root, info.filename)
-                if info.is_dir():
-                    target.mkdir(parents=True, exist_ok=True)
-                    continue
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with zf.open(info) as src, atomic_path(target) as tmp, open(tmp, "wb") as out:
-                    while block := src.read(CHUNK):
-                        out.write(block)
+                members.append((info.filename, info.is_dir(), lambda i=info: zf.open(i)))
+            _write_members(root, members)
         return dest
     try:
         tf = tarfile.open(archive)
     except tarfile.TarError as err:
         raise PipelineError(f"{archive}: not a readable tar or zip archive ({err}); delete it and fetch it again") from None
     with tf:
-        members = tf.getmembers()
-        for m in members:
-            _member_target(root, m.name)
+        members = []
+        for m in tf.getmembers():
             if not (m.isfile() or m.isdir()):
                 raise PipelineError(f"{archive.name}: member '{m.name}' is a link or device file; refusing to extract")
-        for m in members:
-            target = _member_target(root, m.name)
-            if m.isdir():
-                target.mkdir(parents=True, exist_ok=True)
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            with tf.extractfile(m) as src, atomic_path(target) as tmp, open(tmp, "wb") as out:
-                while block := src.read(CHUNK):
-                    out.write(block)
+            members.append((m.name, m.isdir(), lambda m=m: tf.extractfile(m)))
+        _write_members(root, members)
     return dest
+
+
+def _write_members(root, members):
+    """Check every (name, is_dir, open) member's target first, then write them atomically."""
+    targets = [_member_target(root, name) for name, _, _ in members]
+    for target, (_, is_dir, open_member) in zip(targets, members):
+        if is_dir:
+            target.mkdir(parents=True, exist_ok=True)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open_member() as src, atomic_path(target) as tmp, open(tmp, "wb") as out:
+            while block := src.read(CHUNK):
+                out.write(block)
 
 
 def env_credentials(user_var, password_var, what):

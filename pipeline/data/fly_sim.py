@@ -147,7 +147,7 @@ def simulate(n_movies, n_frames, rng, radius=RADIUS, fps=30.0, burn_in=60):
         turn = np.where(shy, turn - 4 * np.sign(bearing), turn)
         fwd = np.where(shy & walking, np.maximum(fwd, 8.0), fwd)
 
-        unknown, charge, lunge = beh == UNKNOWN, beh == CHARGE, beh == LUNGE
+        charge, lunge = beh == CHARGE, beh == LUNGE
         tussle, threat, hold = beh == TUSSLE, beh == THREAT, beh == HOLD
         fwd = np.where(charge, charge_speed * np.clip((d - 1.5) / 2, 0.3, 1), fwd)
         turn = np.where(charge | threat | hold, np.clip((6 * charge + 3 * (threat | hold)) * bearing, -12, 12), turn)

@@ -10,13 +10,14 @@ Every model sees a fly as one sequence: x_t = its standardised motion, u_t = [vi
 import numpy as np
 import torch
 
-from pipeline import objectives
+from pipeline import PipelineError, objectives
 from pipeline.data import flies
 from pipeline.evaluate.continuations import continue_tracks, kde_scores, model_inputs
 from pipeline.experiments.sequences import accuracy_evaluator, batch_maker
 from pipeline.models.baselines import BinnedRNN, quantile_edges
 from pipeline.models.dvrnn import DVRNN
-from pipeline.train import Spec
+from pipeline.runs import checkpoint_path, load_model, write_run
+from pipeline.train import Spec, fit, seed_everything
 
 MODELS = ("cws", "rws", "vrnn", "rnn")
 X_DIM, U_DIM = len(flies.MOTION), 2 * 72 + len(flies.STATE)
@@ -91,8 +92,6 @@ def bound_evaluator(arrays, K, device, chunk=64):
 
 def run(cfg, name, seed, data_path, out_dir, device, run_name):
     """Train one model and write model.pt, curve.tsv and metrics.json into out_dir."""
-    from pipeline.runs import checkpoint_path, write_run
-    from pipeline.train import fit, seed_everything
     data = dict(np.load(data_path))
     train, test = sequences(data, "train"), sequences(data, "test")
     seed_everything(seed)                     # the initial weights depend on the seed alone
@@ -119,14 +118,12 @@ def score(cfg, name, seed, data_path, model_path, device):
     """Continuations of the first `score_windows` test windows and their KDE scores.
 
     Returns (arrays for continuations.npz, metrics for kde.json)."""
-    from pipeline.runs import load_model
     data = dict(np.load(data_path))
     test = sequences(data, "test")
     model = load_model(model_path, build_model(name, cfg)).to(device).eval()
     T0, H, K = cfg["seed_steps"], cfg["horizon"], cfg["continuations"]
     n = min(cfg["score_windows"], len(data["test_pose"]))
     if T0 + H > data["test_motion"].shape[1]:
-        from pipeline import PipelineError
         raise PipelineError(f"params.yaml: flies seed_steps + horizon = {T0 + H} exceeds the window of "
                             f"{data['test_motion'].shape[1]} steps; raise flies window or lower horizon")
     stats = stats_of(data)

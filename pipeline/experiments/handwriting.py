@@ -12,7 +12,8 @@ from pipeline import objectives
 from pipeline.data.supervision import step_mask
 from pipeline.experiments.sequences import accuracy_evaluator, batch_maker
 from pipeline.models.dvrnn import DVRNN
-from pipeline.train import Spec
+from pipeline.runs import checkpoint_path, write_run
+from pipeline.train import Spec, fit, seed_everything
 
 METHODS = ("cws", "ssws", "reinforce", "baseline")
 N_CLASSES = 70
@@ -51,8 +52,6 @@ def training_set(data, method, rate, pattern, seed):
 
 def run(cfg, method, rate, pattern, seed, data_path, out_dir, device, name):
     """Train one run and write model.pt, curve.tsv and metrics.json into out_dir."""
-    from pipeline.runs import checkpoint_path, write_run
-    from pipeline.train import fit, seed_everything
     data = np.load(data_path)
     train = training_set(data, method, rate, pattern, seed)
     valid = {"x": data["x_valid"], "labels": data["y_valid"]}

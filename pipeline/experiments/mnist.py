@@ -6,7 +6,8 @@ from pipeline import objectives
 from pipeline.data.supervision import balanced_subset
 from pipeline.evaluate.classification import cluster_accuracy, topk_accuracy
 from pipeline.models.m2 import M2
-from pipeline.train import Spec
+from pipeline.runs import checkpoint_path, write_run
+from pipeline.train import Spec, fit, seed_everything
 
 N_CLASSES = 10
 
@@ -75,8 +76,6 @@ def build_model(cfg):
 
 def run(cfg, objective, seed, data_path, out_dir, device):
     """Train one (objective, seed) pair and write model.pt, curve.tsv and metrics.json."""
-    from pipeline.runs import checkpoint_path, write_run
-    from pipeline.train import fit, seed_everything
     data = np.load(data_path)
     labels = labelled_training_set(data["y_train"], cfg["labels"], seed)
     seed_everything(seed)                     # the initial weights depend on the seed alone

@@ -8,7 +8,7 @@ import math
 
 import torch
 from torch import nn
-from torch.distributions import Bernoulli, Categorical, Normal
+from torch.distributions import Categorical, Normal
 import torch.nn.functional as F
 
 from pipeline.objectives import Trace

@@ -8,7 +8,6 @@ import pandas as pd
 from pipeline import PipelineError
 from pipeline.evaluate.continuations import scott_bandwidth
 from pipeline.io import read_json, write_json
-from pipeline.report import figures
 from pipeline.report.pages import embed, render
 from pipeline.report.tables import fmt, summarise
 

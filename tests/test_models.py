@@ -1,0 +1,153 @@
+"""The sequence models and heads: shapes, finiteness, exact densities, teacher forcing, sampling;
+the closed-loop continuation and its KDE score."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+
+from pipeline.evaluate.continuations import continue_tracks, kde_log_density, kde_scores, resample
+from pipeline.models.baselines import BinnedRNN, quantile_edges
+from pipeline.models.dvrnn import DVRNN
+from pipeline.models.heads import BinnedHead, GaussianHead, StrokeHead
+from pipeline.objectives import cws, log_weights
+
+
+def stroke_batch(B=3, T=7, rate=0.5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(B, T, 4, generator=g)
+    x[..., 2:] = (torch.rand(B, T, 2, generator=g) < 0.3).float()
+    labels = torch.randint(0, 70, (B, T), generator=g)
+    mask = torch.rand(B, T, generator=g) < rate
+    return {"x": x, "labels": torch.where(mask, labels, -1), "mask": mask}
+
+
+def test_dvrnn_trace_has_k_b_t_shapes_and_finite_values():
+    model = DVRNN(4, 70, 5, 16, emission="stroke", mixture=2)
+    batch = stroke_batch()
+    trace = model(batch, 4)
+    for name in ("log_px", "log_pz", "log_py", "log_qz", "log_qy"):
+        value = getattr(trace, name)
+        assert value.shape == (4, 3, 7) and torch.isfinite(value).all(), name
+    assert trace.z.shape == (4, 3, 7, 5)
+    assert (trace.y[:, batch["mask"]] == batch["labels"][batch["mask"]]).all()       # teacher forcing
+    losses = cws(trace, batch["mask"])
+    (losses.model + losses.inference).backward()
+    assert all(p.grad is None or torch.isfinite(p.grad).all() for p in model.parameters())
+
+
+def test_q_y_depends_on_the_particles_earlier_samples():
+    """Otherwise q(y_S) would cancel from the CWS weights and CWS would equal SSWS."""
+    torch.manual_seed(0)
+    model = DVRNN(4, 70, 5, 16, emission="stroke", mixture=2)
+    batch = stroke_batch(B=1, T=6, rate=0.5)
+    labelled_late = batch["mask"][0].nonzero()[-1].item()
+    trace = model(batch, 8)
+    assert trace.log_qy[:, 0, labelled_late].std() > 0
+
+
+def test_vrnn_and_fly_inputs():
+    batch = {"x": torch.randn(2, 5, 5), "u": torch.randn(2, 5, 148),
+             "labels": torch.full((2, 5), -1), "mask": torch.zeros(2, 5, dtype=torch.bool)}
+    vrnn = DVRNN(5, 0, 6, 16, u_dim=148, emission="gaussian")
+    trace = vrnn(batch, 3)
+    assert trace.log_px.shape == (3, 2, 5) and (trace.log_qy == 0).all() and vrnn.parameter_groups()["phi_y"] == []
+    state, log_w = vrnn.condition(batch, 3)
+    assert state[0].shape == (6, 16) and log_w.shape == (3, 2)
+    x_t, _, state = vrnn.step_prior(state, torch.randn(6, 148))
+    assert x_t.shape == (6, 5)
+
+
+def test_stroke_head_density_is_a_normalised_mixture():
+    head = StrokeHead(3, mixture=2)
+    f = torch.randn(1, 3)
+    xs = torch.linspace(-12, 12, 241)
+    gx, gy = torch.meshgrid(xs, xs, indexing="ij")
+    grid = torch.stack([gx.flatten(), gy.flatten()], -1)
+    mass = 0.0
+    for pen in (0.0, 1.0):
+        for eoc in (0.0, 1.0):
+            x = torch.cat([grid, torch.tensor([[pen, eoc]]).expand(len(grid), 2)], -1)
+            mass += head.log_prob(f.expand(len(grid), 3), x).exp().sum().item() * (xs[1] - xs[0]).item() ** 2
+    assert mass == pytest.approx(1.0, abs=0.02)
+
+
+def test_gaussian_head_matches_scipy():
+    head = GaussianHead(2, 3, mixture=1)
+    f, x = torch.randn(4, 2), torch.randn(4, 3)
+    d = head.distribution(f)
+    mu, sd = d.component_distribution.base_dist.loc[:, 0], d.component_distribution.base_dist.scale[:, 0]
+    expected = stats.norm(mu.detach().numpy(), sd.detach().numpy()).logpdf(x.numpy()).sum(-1)
+    assert np.allclose(head.log_prob(f, x).detach().numpy(), expected, atol=1e-5)
+
+
+def test_binned_head_puts_values_in_their_bins_and_samples_inside_them():
+    edges = torch.tensor([[-2.0, -1.0, 0.0, 1.0, 2.0]])
+    head = BinnedHead(3, edges)
+    assert head.bins(torch.tensor([[-1.5], [-0.5], [0.5], [1.5]])).flatten().tolist() == [0, 1, 2, 3]
+    samples = head.sample(torch.randn(500, 3))
+    assert ((samples >= -2) & (samples <= 2)).all()
+    probs = head.distribution(torch.randn(1, 3)).probs
+    assert probs.sum().item() == pytest.approx(1.0)
+
+
+def test_binned_rnn_likelihood_and_edges():
+    x = torch.randn(4, 10, 5)
+    edges = quantile_edges(x, 6)
+    assert edges.shape == (5, 7) and (edges[:, 1:] > edges[:, :-1]).all()
+    model = BinnedRNN(5, 148, 16, edges)
+    trace = model({"x": x, "u": torch.randn(4, 10, 148)}, 1)
+    assert trace.log_px.shape == (1, 4, 10) and (trace.log_px <= 0).all()
+
+
+def test_generation_forces_the_given_labels():
+    model = DVRNN(4, 70, 5, 16, emission="stroke", mixture=2)
+    ink = model.generate(torch.arange(1, 13), n=2)
+    assert ink.shape == (2, 12, 4) and torch.isfinite(ink).all()
+
+
+def test_kde_of_one_sample_is_a_gaussian_with_the_floor_bandwidth():
+    """Every sample identical: the KDE is N(sample, floor^2 I) per dimension."""
+    samples = np.zeros((10, 2))
+    point = np.array([0.3, -0.4])
+    expected = stats.norm(0, 0.5).logpdf(point).sum()
+    assert kde_log_density(samples, point, floor=0.5) == pytest.approx(expected)
+
+
+def test_kde_matches_a_hand_computed_mixture():
+    samples = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 3.0]])
+    point = np.array([1.0, 1.0])
+    h = np.maximum(samples.std(axis=0, ddof=1) * 3 ** (-1 / 6), 0.05)
+    dens = np.mean([stats.norm(s[0], h[0]).pdf(1.0) * stats.norm(s[1], h[1]).pdf(1.0) for s in samples])
+    assert kde_log_density(samples, point) == pytest.approx(math.log(dens))
+
+
+def test_kde_scores_reward_samples_near_the_truth():
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=(5, 2, 2))
+    near = truth[None] + 0.1 * rng.normal(size=(50, 5, 2, 2))
+    far = truth[None] + 3.0 + 0.1 * rng.normal(size=(50, 5, 2, 2))
+    assert kde_scores(near, truth).shape == (5, 2)
+    assert (kde_scores(near, truth) > kde_scores(far, truth)).all()
+
+
+def test_resampling_picks_particles_by_weight():
+    state = (torch.arange(6.0)[:, None],)           # rows k * B + b, K = 3, B = 2
+    log_w = torch.tensor([[0.0, -1e9], [-1e9, 0.0], [-1e9, -1e9]])
+    picked = resample(state, log_w, torch.Generator().manual_seed(0))[0].flatten().tolist()
+    assert picked == [0.0, 3.0, 0.0, 3.0, 0.0, 3.0]
+
+
+def test_closed_loop_continuation_stays_in_the_arena():
+    from pipeline.data import flies
+    torch.manual_seed(0)
+    model = DVRNN(5, 6, 4, 16, u_dim=148, emission="gaussian")
+    stats_ = {"motion_mean": np.zeros(5, np.float32), "motion_std": np.full(5, 5.0, np.float32),
+              "state_mean": np.zeros(4, np.float32), "state_std": np.ones(4, np.float32)}
+    pose = torch.tensor([[1.0, 0.0, 0.0, 0.3, 0.3, 2.5, 0.9], [-3.0, 2.0, 1.0, 0.3, 0.3, 2.5, 0.9]])
+    out = continue_tracks(model, torch.randn(2, 6, 5), torch.rand(2, 6, 148), pose, 20, 10, 15.0, 30.0,
+                          stats_, torch.Generator().manual_seed(0))
+    assert out.shape == (10, 20, 2, 2)
+    assert (out.norm(dim=-1) <= 15.0).all()
+    assert len(flies.POSE) == 7

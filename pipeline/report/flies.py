@@ -29,6 +29,24 @@ def load_runs(runs_dir, seeds):
     return pd.DataFrame(rows)
 
 
+def diagnostics(runs_dir, seeds):
+    """Why a model scores as it does: how spread its samples are, how far their mean is from the
+    truth, and how fast its flies move, averaged over seed windows, steps and training seeds."""
+    rows = []
+    for model in MODELS:
+        values = []
+        for seed in seeds:
+            d = np.load(Path(runs_dir) / f"{model}-s{seed}" / "continuations.npz")
+            pos, truth, fps = d["positions"], d["truth"], 30.0
+            values.append([pos.std(1).mean(), np.linalg.norm(pos.mean(1) - truth, axis=-1).mean(),
+                           np.linalg.norm(np.diff(pos, axis=2), axis=-1).mean() * fps,
+                           np.linalg.norm(np.diff(truth, axis=1), axis=-1).mean() * fps])
+        spread, bias, speed, true_speed = np.mean(values, 0)
+        rows.append({"model": NAMES[model], "spread": f"{spread:.2f}", "bias": f"{bias:.2f}",
+                     "speed": f"{speed:.1f}", "true_speed": f"{true_speed:.1f}"})
+    return rows
+
+
 def ordering(summary, column):
     return " > ".join(NAMES[m] for m in summary.sort_values(column, ascending=False).model)
 
@@ -132,7 +150,7 @@ def build(params, cfg, runs_dir="runs/flies", out_html="reports/flies.html", fig
                               "claims": found})
     first = frame.iloc[0]
     render("flies.html.j2", out_html, title="Fly-vs-Fly: continuations scored by KDE (paper Table 1, Fig. 5b, 6)",
-           table=table, claims=found, accuracy=accuracy, fig_tracks=tracks, fig_kde=kdes, cfg=cfg,
+           table=table, diagnostics=diagnostics(runs_dir, seeds), claims=found, accuracy=accuracy, fig_tracks=tracks, fig_kde=kdes, cfg=cfg,
            windows=int(first.windows), horizon=int(first.horizon), continuations=int(first.continuations),
            profile=params["profile"], seeds=seeds)
     return found

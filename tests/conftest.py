@@ -67,9 +67,3 @@ def set_params(repo, **dotted):
             node = node[p]
         node[leaf] = value
     path.write_text(yaml.safe_dump(params, sort_keys=False))
-
-
-@pytest.fixture(scope="session")
-def smoke_repo(tmp_path_factory):
-    """A git+DVC copy of the repository at profile smoke with two seeds."""
-    return make_repo_copy(tmp_path_factory.mktemp("repo"), profile="smoke", seeds=[0, 1])

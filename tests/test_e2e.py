@@ -5,6 +5,7 @@ import re
 import shutil
 import subprocess
 import time
+import uuid
 
 import pytest
 
@@ -12,7 +13,7 @@ from tests.conftest import dvc, env_with_venv, make_repo_copy, run
 
 pytestmark = pytest.mark.slow
 PAGES = ("index", "mnist", "handwriting", "flies")
-SECRET_USER, SECRET_PASSWORD = "reader-7f3a", "pw-91c2e-never-stored"
+SECRET_USER, SECRET_PASSWORD = f"reader-{uuid.uuid4().hex}", f"pw-{uuid.uuid4().hex}"   # in no file beforehand
 
 
 def ran(output):

@@ -11,7 +11,7 @@ from pipeline.evaluate.continuations import continue_tracks, kde_log_density, kd
 from pipeline.models.baselines import BinnedRNN, quantile_edges
 from pipeline.models.dvrnn import DVRNN
 from pipeline.models.heads import BinnedHead, GaussianHead, StrokeHead
-from pipeline.objectives import cws, log_weights
+from pipeline.objectives import cws
 
 
 def stroke_batch(B=3, T=7, rate=0.5, seed=0):

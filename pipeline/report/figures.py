@@ -7,7 +7,7 @@ import numpy as np  # noqa: E402
 
 from pipeline.report.tables import mean_ci  # noqa: E402
 
-COLOURS = {"cws": "tab:green", "ssws": "tab:orange", "m1m2": "tab:blue", "reinforce": "tab:blue",
+COLOURS = {"cws": "tab:green", "ssws": "tab:orange", "m1m2": "tab:blue", "reinforce": "tab:olive",
            "rws": "tab:purple", "m1": "tab:gray", "baseline": "tab:blue", "vrnn": "tab:red", "rnn": "tab:brown"}
 LABELS = {"cws": "CWS", "ssws": "SSWS", "m1m2": "M1+M2", "reinforce": "REINFORCE (M1+M2)",
           "rws": "RWS", "m1": "M1", "baseline": "IWAE + classifier (labelled subset)",

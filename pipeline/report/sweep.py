@@ -17,7 +17,7 @@ def collect(rows):
     """One row per (experiment, method, seed) from dvc.api.exp_show() rows."""
     out = []
     for row in rows:
-        rate = row.get("params.yaml:supervision")
+        rate = row.get("supervision", row.get("params.yaml:supervision"))
         if rate is None or row.get("State") in ("Queued", "Running", "Failed"):
             continue
         runs = {}
@@ -26,7 +26,7 @@ def collect(rows):
             if m and value is not None:
                 runs.setdefault((m["method"], int(m["seed"])), {})[m["metric"]] = value
         name = row.get("Experiment") or row.get("rev")
-        out += [{"experiment": name, "supervision": float(rate), "pattern": row.get("params.yaml:supervision_pattern"),
+        out += [{"experiment": name, "supervision": float(rate), "pattern": row.get("supervision_pattern"),
                  "method": method, "seed": seed, **metrics} for (method, seed), metrics in runs.items()]
     if not out:
         raise PipelineError("no finished experiment with handwriting results; run `dvc exp run --queue -S "

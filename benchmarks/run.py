@@ -42,9 +42,14 @@ def goals(repo, name, seconds):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("experiments", nargs="*", default=list(MINUTES), choices=list(MINUTES))
+    parser.add_argument("experiments", nargs="*", metavar="experiment",
+                        help=f"any of {', '.join(MINUTES)} (default: all three)")
     parser.add_argument("--keep", help="workspace folder to keep (default: a temporary one)")
     args = parser.parse_args()
+    args.experiments = args.experiments or list(MINUTES)
+    for name in args.experiments:
+        if name not in MINUTES:
+            parser.error(f"unknown experiment {name!r}; choose from {', '.join(MINUTES)}")
     root = Path(args.keep or tempfile.mkdtemp(prefix="cws-bench-"))
     root.mkdir(parents=True, exist_ok=True)
     repo = make_repo_copy(root, profile="default")

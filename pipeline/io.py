@@ -65,12 +65,6 @@ def write_npz(path, **arrays):
     write_bytes(path, buf.getvalue())
 
 
-def write_table(path, frame):
-    """Write a pandas DataFrame as TSV (.tsv) or CSV (anything else)."""
-    sep = "\t" if str(path).endswith(".tsv") else ","
-    write_text(path, frame.to_csv(sep=sep, index=False, lineterminator="\n"))
-
-
 def save_figure(path, fig, **kwargs):
     """Save a matplotlib figure atomically (format from the suffix)."""
     buf = io.BytesIO()

@@ -6,12 +6,11 @@ import math
 import time
 from pathlib import Path
 
-import pandas as pd
 import torch
 
 from pipeline import PipelineError
 from pipeline.data.fetch import sha256
-from pipeline.io import atomic_path, write_json, write_table
+from pipeline.io import atomic_path, write_json, write_text
 
 CHECKPOINTS = Path("runs/.checkpoints")
 CODE = Path(__file__).parent
@@ -50,11 +49,17 @@ def load_model(path, model):
     return model
 
 
+def _cell(value):
+    return "" if value is None else repr(value) if isinstance(value, float) else str(value)
+
+
 def write_run(out_dir, model, history, metrics):
     """model.pt, curve.tsv (one row per epoch) and metrics.json, each written atomically."""
     out_dir = Path(out_dir)
     save_model(out_dir / "model.pt", model)
-    write_table(out_dir / "curve.tsv", pd.DataFrame(history))
+    columns = list(dict.fromkeys(k for row in history for k in row))
+    lines = ["\t".join(columns)] + ["\t".join(_cell(row.get(c)) for c in columns) for row in history]
+    write_text(out_dir / "curve.tsv", "\n".join(lines) + "\n")
     clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()}
     write_json(out_dir / "metrics.json", clean)
 

@@ -1,6 +1,5 @@
 """Classification metrics for q(y | x): top-k accuracy and cluster accuracy for unsupervised runs."""
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 
 def topk_accuracy(logits, labels, ks=(1,)):
@@ -20,6 +19,7 @@ def cluster_accuracy(predicted, labels, n_classes):
     For unsupervised runs, whose y is an unnamed cluster; the matching uses the evaluation
     labels, so this is a diagnostic, not a classifier's accuracy.
     """
+    from scipy.optimize import linear_sum_assignment   # imported here: training stages need not load scipy
     predicted, labels = np.asarray(predicted), np.asarray(labels)
     counts = np.zeros((n_classes, n_classes))
     np.add.at(counts, (predicted, labels), 1)

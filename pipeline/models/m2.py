@@ -82,6 +82,21 @@ class M2(nn.Module):
                      log_qy=q_y.log_prob(y)[..., None], y=y[..., None], z=z[..., None, :])
 
     @torch.no_grad()
+    def joint_log_likelihood(self, x, samples=8):
+        """IWAE estimate of log p(x, y) for every class y, [B, C]: the model's own classifier,
+        argmax_y p(y | x), which wake-phi pulls q(y | x) towards."""
+        out = []
+        for c in range(self.n_classes):
+            y = torch.full((samples, x.shape[0]), c, device=x.device)
+            q = self.q_z(x, y)
+            z = q.sample()
+            log_px = -F.binary_cross_entropy_with_logits(self.p_x(z, y), x.expand(samples, -1, -1),
+                                                         reduction="none").sum(-1)
+            log_w = log_px + Normal(0.0, 1.0).log_prob(z).sum(-1) - q.log_prob(z).sum(-1)
+            out.append(torch.logsumexp(log_w, 0) - math.log(samples) - math.log(self.n_classes))
+        return torch.stack(out, -1)
+
+    @torch.no_grad()
     def reconstruct(self, x, y=None):
         """Mean image from (y, z) inferred by q (y = argmax q(y|x) unless given), [B, D]."""
         if y is None:

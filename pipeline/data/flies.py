@@ -225,11 +225,12 @@ def _loadmat(path):
     path = Path(path)
     if not path.is_file():
         raise PipelineError(f"{path}: file not found")
+    with open(path, "rb") as f:
+        if b"MATLAB 7.3" in f.read(128):          # HDF5-based, which scipy.io cannot read
+            raise PipelineError(f"{path}: a MATLAB v7.3 (HDF5) file; re-save it in MATLAB with "
+                                f"save(name, '-struct', ..., '-v7') or load/save it with '-v7'")
     try:
         return scipy.io.loadmat(path, squeeze_me=False, struct_as_record=True)
-    except NotImplementedError:
-        raise PipelineError(f"{path}: a MATLAB v7.3 (HDF5) file; re-save it in MATLAB with "
-                            f"save(name, '-struct', ..., '-v7') or load/save it with '-v7'") from None
     except Exception as err:      # scipy raises ValueError, TypeError, OSError... on bad files
         raise PipelineError(f"{path}: not a readable MATLAB .mat file ({err.__class__.__name__}: "
                             f"{str(err)[:120]}); fetch the file again") from None

@@ -5,7 +5,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from pipeline.report.tables import mean_ci  # noqa: E402
+from pipeline.report.tables import ACCURACY, mean_ci  # noqa: E402
 
 COLOURS = {"cws": "tab:green", "ssws": "tab:orange", "m1m2": "tab:blue", "reinforce": "tab:olive",
            "rws": "tab:purple", "m1": "tab:gray", "baseline": "tab:blue", "vrnn": "tab:red", "rnn": "tab:brown"}
@@ -14,14 +14,15 @@ LABELS = {"cws": "CWS", "ssws": "SSWS", "m1m2": "M1+M2", "reinforce": "REINFORCE
           "vrnn": "VRNN", "rnn": "RNN"}
 
 
-def curves_with_bands(curves, x="epoch", y="val_accuracy", ylabel="validation accuracy", title=None, ax=None):
+def curves_with_bands(curves, x="epoch", y="val_accuracy", ylabel="validation accuracy", title=None, ax=None,
+                      bounds=ACCURACY):
     """curves: {method: [DataFrame per seed]} -> mean line and 95% band over seeds per method."""
     if ax is None:
         fig, ax = plt.subplots(figsize=(6, 4))
     for method, frames in curves.items():
         xs = frames[0][x].to_numpy()
         table = np.stack([f[y].to_numpy() for f in frames])
-        stats = np.array([mean_ci(col) for col in table.T])
+        stats = np.array([mean_ci(col, bounds=bounds) for col in table.T])
         colour = COLOURS.get(method)
         ax.plot(xs, stats[:, 0], color=colour, label=f"{LABELS.get(method, method)} (n={len(frames)})")
         ax.fill_between(xs, stats[:, 1], stats[:, 2], color=colour, alpha=0.2, linewidth=0)

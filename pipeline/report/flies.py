@@ -9,7 +9,7 @@ from pipeline import PipelineError
 from pipeline.evaluate.continuations import scott_bandwidth
 from pipeline.io import read_json, write_json
 from pipeline.report.pages import embed, render
-from pipeline.report.tables import fmt, summarise
+from pipeline.report.tables import ACCURACY, fmt, summarise
 
 MODELS = ("cws", "rws", "vrnn", "rnn")
 NAMES = {"cws": "CWS+DVRNN", "rws": "RWS+DVRNN", "vrnn": "VRNN", "rnn": "RNN"}
@@ -140,7 +140,7 @@ def build(params, cfg, runs_dir="runs/flies", out_html="reports/flies.html", fig
               "fly2": fmt(r.kde_fly2, r.kde_fly2_low, r.kde_fly2_high, digits=1),
               "paper1": PAPER[r.model][0], "paper2": PAPER[r.model][1]} for _, r in summary.iterrows()]
     cws = frame[frame.model == "cws"]
-    accuracy = {k: summarise(cws, "model", [k]).iloc[0] for k in ("test_annotated_top1", "test_all_frames_top1") if k in cws}
+    accuracy = {k: summarise(cws, "model", [k], bounds=ACCURACY).iloc[0] for k in ("test_annotated_top1", "test_all_frames_top1") if k in cws}
     accuracy = {k: fmt(v[k], v[k + "_low"], v[k + "_high"], 100) for k, v in accuracy.items()}
     found = claims(summary)
     fig_dir = Path(fig_dir)

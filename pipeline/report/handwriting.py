@@ -12,7 +12,7 @@ from pipeline.experiments.handwriting import build_model
 from pipeline.io import read_json, write_json
 from pipeline.report import figures
 from pipeline.report.pages import embed, render
-from pipeline.report.tables import fmt, summarise
+from pipeline.report.tables import ACCURACY, fmt, summarise
 from pipeline.runs import load_model
 
 TOPK = ("val_top1", "val_top5", "val_top10")
@@ -42,7 +42,7 @@ def rate_table(main, sweep):
     """Final top-k of CWS and the baseline at every rate (uniform pattern only)."""
     frame = pd.concat([main[(main.method.isin(["cws", "baseline"])) & (main.pattern == "uniform")], sweep])
     frame["key"] = frame.method + "@" + frame.rate.astype(str)
-    out = summarise(frame, "key", list(TOPK))
+    out = summarise(frame, "key", list(TOPK), bounds=ACCURACY)
     out[["method", "rate"]] = out.key.str.split("@", expand=True)
     out["rate"] = out.rate.astype(float)
     return out.sort_values(["method", "rate"]).reset_index(drop=True)
@@ -151,8 +151,8 @@ def build(params, cfg, runs_dir="runs/handwriting", data_path="data/prepared/han
     seeds, rates = params["seeds"], cfg["rates"]
     main, sweep, variable, curves = load_runs(runs_dir, rates, seeds)
     data = np.load(data_path)
-    main_summary = summarise(main, "method", list(TOPK))
-    variable_summary = summarise(variable, "method", list(TOPK))
+    main_summary = summarise(main, "method", list(TOPK), bounds=ACCURACY)
+    variable_summary = summarise(variable, "method", list(TOPK), bounds=ACCURACY)
     rates_summary = rate_table(main, sweep)
     fig_dir = Path(fig_dir)
     left = embed(figures.curves_with_bands(curves, y="val_top10", ylabel="top-10 validation accuracy",

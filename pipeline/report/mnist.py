@@ -11,7 +11,7 @@ from pipeline.io import read_json, write_json
 from pipeline.report import figures
 from pipeline.report.pages import embed, render
 from pipeline.evaluate.classification import cluster_accuracy
-from pipeline.report.tables import fmt, mean_ci, summarise
+from pipeline.report.tables import ACCURACY, fmt, mean_ci, summarise
 from pipeline.runs import load_model
 
 CLAIM = "CWS trains to the highest validation accuracy, and faster"
@@ -65,7 +65,7 @@ def posterior_accuracy(runs_dir, cfg, objectives, seeds, x, y):
             predicted = torch.cat([model.joint_log_likelihood(x[i:i + 250]).argmax(-1) for i in range(0, len(x), 250)])
             accs.append(cluster_accuracy(predicted.numpy(), y, 10) if objective in ("rws", "m1")
                         else float((predicted.numpy() == y).mean()))
-        out[objective] = mean_ci(accs)
+        out[objective] = mean_ci(accs, bounds=ACCURACY)
     return out
 
 
@@ -82,7 +82,7 @@ def build(params, cfg, runs_dir="runs/mnist", data_path="data/prepared/mnist.npz
           out_html="reports/mnist.html", fig_dir="reports/figures", summary_json="reports/mnist_summary.json"):
     objectives, seeds = cfg["objectives"], params["seeds"]
     frame, curves = load_runs(runs_dir, objectives, seeds)
-    summary = summarise(frame, "objective", COLUMNS)
+    summary = summarise(frame, "objective", COLUMNS, bounds=ACCURACY)
     data = np.load(data_path)
     pick = np.random.default_rng(0).choice(len(data["y_valid"]), size=8, replace=False)
     grids = []

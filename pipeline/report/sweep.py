@@ -8,7 +8,7 @@ import pandas as pd
 from pipeline import PipelineError
 from pipeline.report import figures
 from pipeline.report.pages import embed, render
-from pipeline.report.tables import fmt, summarise
+from pipeline.report.tables import ACCURACY, fmt, summarise
 
 RUN_KEY = re.compile(r"runs/handwriting/main/(?P<method>\w+)-s(?P<seed>\d+)/metrics\.json:(?P<metric>val_top\d+)$")
 
@@ -37,7 +37,7 @@ def collect(rows):
 def build(rows, out_html="reports/sweep.html", png="reports/figures/sweep.png"):
     frame = collect(rows)
     frame["key"] = frame.method + "@" + frame.supervision.astype(str)
-    table = summarise(frame, "key", ["val_top1", "val_top10"])
+    table = summarise(frame, "key", ["val_top1", "val_top10"], bounds=ACCURACY)
     table[["method", "supervision"]] = table.key.str.split("@", expand=True)
     table["supervision"] = table.supervision.astype(float)
     table = table.sort_values(["method", "supervision"])

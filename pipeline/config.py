@@ -41,6 +41,22 @@ def _positive(v):
     return None if ok else "a number > 0"
 
 
+def _at_least(n):
+    def check(v):
+        ok = isinstance(v, Integral) and not isinstance(v, bool) and v >= n
+        return None if ok else f"a whole number >= {n}"
+    return check
+
+
+def _size(key, v):
+    """A value in a profile block: sizes, epochs and rates are numbers > 0, with the exceptions below."""
+    if isinstance(v, bool) or (v is None and key in NULLABLE):
+        return None
+    if key == "grad_clip":
+        return None if isinstance(v, Real) and v >= 0 else "a number >= 0 (0 = off)"
+    return _positive(v) if v is not None else "a number > 0"
+
+
 def _seeds(v):
     ok = (isinstance(v, list) and len(v) > 0 and len(set(v)) == len(v)
           and all(isinstance(s, Integral) and not isinstance(s, bool) and s >= 0 for s in v))
@@ -75,8 +91,10 @@ RULES = {
     "handwriting.alpha": _positive,
     "flies.source": _choice("embedded", "flyvsfly", "local", "download"),
     "flies.supervision": _fraction,
-    "flies.rws_classes": _count,
+    "flies.rws_classes": _at_least(2),
+    "flies.kde_floor_mm": _positive,
 }
+NULLABLE = {"train_windows", "test_windows"}   # null = every window the data has
 
 
 def check_fraction(key, value):
@@ -109,6 +127,11 @@ def validate(params, source="params.yaml"):
         if section in params and params["profile"] not in params[section]:
             raise PipelineError(
                 f"{source}: section '{section}' has no block for profile '{params['profile']}'")
+        for key, value in params.get(section, {}).get(params["profile"], {}).items():
+            problem = _size(key, value)
+            if problem:
+                raise PipelineError(f"{source}: key '{section}.{params['profile']}.{key}' is {value!r}; "
+                                    f"it must be {problem}")
     return params
 
 

@@ -313,7 +313,7 @@ def test_actions_map_to_paper_classes(aggression):
            [flies.THREAT, flies.LUNGE, flies.UNKNOWN, flies.UNKNOWN]
 
 
-def test_missing_frames_never_inside_a_window(aggression):
+def test_missing_frames_never_inside_a_window(aggression, caplog):
     root, _ = aggression
     m = flies.load_movie(root / "movie1" / "movie1_track.mat")
     pose = m["pose"]
@@ -321,7 +321,12 @@ def test_missing_frames_never_inside_a_window(aggression):
     assert np.isfinite(pose[200:205, 1, flies.WING_L]).all()       # 5-frame wing gap interpolated
     assert np.isnan(pose[250:300, 1, flies.WING_R]).all()          # 50-frame gap stays missing
     cfg = {"window": 40, "stride": 10, "local_dir": str(root), "train_movies": [1], "test_movies": [2]}
-    out = flies.prepare("flyvsfly", cfg, 0, "unused")
+    with caplog.at_level("INFO", logger=flies.log.name):
+        out = flies.prepare("flyvsfly", cfg, 0, "unused")
+    counted = [r.getMessage() for r in caplog.records if "movie1:" in r.getMessage()]
+    assert counted and "with a missing track" in counted[0]
+    missing = int(counted[0].split(" with a missing track")[0].rsplit(" ", 1)[1])
+    assert missing == int((~np.isfinite(pose).all(axis=(1, 2))).sum()) >= 2 + 50   # 100-101, the long wing gap
     starts = out["train_start"]
     assert len(starts) > 0 and np.isfinite(out["train_pose"]).all()
     for s in starts:

@@ -39,6 +39,10 @@ def _params():
     ("handwriting.source", "web", "one of embedded, deepwriting, iamondb"),
     ("flies.source", "camera", "key 'flies.source'"),
     ("device", "tpu", "one of auto, cpu, cuda"),
+    ("flies.rws_classes", 0, "key 'flies.rws_classes' is 0; it must be a whole number >= 2"),
+    ("mnist.default.epochs", 0, "key 'mnist.default.epochs' is 0; it must be a number > 0"),
+    ("handwriting.default.lr", "fast", "key 'handwriting.default.lr' is 'fast'; it must be a number > 0"),
+    ("flies.default.hidden", None, "key 'flies.default.hidden' is None; it must be a number > 0"),
 ])
 def test_bad_params_name_the_key_and_the_allowed_values(key, value, expected):
     params = _params()

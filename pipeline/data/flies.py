@@ -559,7 +559,7 @@ def prepare_flyvsfly(cfg, seed, raw_dir):
         for n in cfg.get(f"{split}_movies") or MOVIES[split]:
             track, actions = find_movie(root, n)
             m = load_movie(track, actions, ppm=cfg.get("ppm"), fps=cfg.get("fps"),
-                           max_gap=cfg.get("max_wing_gap", 30))
+                           max_gap=cfg.get("max_wing_gap") or 30)
             if m["pose"].shape[1] != 2:
                 raise PipelineError(f"{track}: {m['pose'].shape[1]} flies tracked; Fly-vs-Fly movies hold 2")
             rates.add(m["fps"])

@@ -373,7 +373,7 @@ def _deepwriting_files(cfg, raw_dir):
             f"in {where}, or set handwriting.local_dir to their folder")
     if cfg.get("local_dir"):
         raise PipelineError(f"{where}: {' and '.join(DEEPWRITING_FILES.values())} not found. {hint}")
-    archive = fetch.download([cfg.get("deepwriting_url", DEEPWRITING_URL)],
+    archive = fetch.download([cfg.get("deepwriting_url") or DEEPWRITING_URL],
                              raw_dir / "deepwriting_dataset.zip", hint=hint)
     fetch.safe_extract(archive, raw_dir)
     paths = {k: _find(raw_dir, name) for k, name in DEEPWRITING_FILES.items()}
@@ -486,7 +486,7 @@ def _iamondb_root(cfg, raw_dir):
     root = Path(raw_dir) / "iamondb"
     if _locate_dir(root, "lineStrokes") and _locate_dir(root, "ascii"):
         return root
-    base = cfg.get("iamondb_url", IAMONDB_URL)
+    base = cfg.get("iamondb_url") or IAMONDB_URL
     if not base.startswith("https://"):
         raise PipelineError(f"handwriting.iamondb_url {base!r}: use https, credentials must not travel in clear")
     auth = fetch.env_credentials("IAMONDB_USER", "IAMONDB_PASSWORD", "IAM-OnDB download")

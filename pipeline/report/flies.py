@@ -51,6 +51,10 @@ def ordering(summary, column):
     return " > ".join(NAMES[m] for m in summary.sort_values(column, ascending=False).model)
 
 
+def _score(row, col):
+    return fmt(row[col], row[col + "_low"], row[col + "_high"])
+
+
 def claims(summary):
     by = summary.set_index("model")
     out = []
@@ -61,7 +65,8 @@ def claims(summary):
         verdict = ("reproduced" if best == "cws" and separate else
                    "not clearly reproduced (intervals overlap)" if best == "cws" else "not reproduced")
         out.append({"claim": f"CWS+DVRNN gives the true position of fly {fly} the highest KDE density (Table 1)",
-                    "ours": f"best: {NAMES[best]}; order {ordering(summary, col)}",
+                    "ours": f"CWS+DVRNN {_score(by.loc['cws'], col)}; best: {NAMES[best]} {_score(by.loc[best], col)}; "
+                            f"order {ordering(summary, col)}",
                     "paper": f"CWS {PAPER['cws'][fly - 1]} (best)", "verdict": verdict,
                     "why": "orderings compare; raw values do not (other units and data)"})
     mean_order = summary.assign(both=summary.kde_fly1 + summary.kde_fly2)

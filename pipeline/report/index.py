@@ -26,14 +26,24 @@ def git_commit(root="."):
         return "unknown (not a git checkout)"
 
 
-def stage_times(runs_dir="runs"):
-    """{experiment: (stages, total seconds, devices)} from the timing files of the training runs."""
-    out = {}
+def stage_rows(runs_dir="runs"):
+    """One row per timed stage (training and scoring runs write a timing file), in path order."""
+    rows = []
     for path in sorted(Path(runs_dir).rglob("*timing.json")):
-        experiment = path.relative_to(runs_dir).parts[0]
         t = read_json(path)
-        n, total, devices = out.get(experiment, (0, 0.0, set()))
-        out[experiment] = (n + 1, total + t["seconds"], devices | {t["device"]})
+        run = path.parent.relative_to(runs_dir).as_posix()
+        rows.append({"experiment": run.split("/")[0], "run": run,
+                     "kind": "scoring" if path.name.startswith("score") else "training",
+                     "seconds": round(t["seconds"], 1), "device": t["device"]})
+    return rows
+
+
+def stage_times(rows):
+    """{experiment: (stages, total seconds, devices)} summed over stage_rows."""
+    out = {}
+    for r in rows:
+        n, total, devices = out.get(r["experiment"], (0, 0.0, set()))
+        out[r["experiment"]] = (n + 1, total + r["seconds"], devices | {r["device"]})
     return out
 
 
@@ -54,14 +64,16 @@ def build(params, summaries, out_html="reports/index.html", out_json="reports/su
         sections.append({"title": title, "page": page, "claims": claims})
     verdicts = [c["verdict"] for s in sections for c in s["claims"]]
     counts = {v: verdicts.count(v) for v in dict.fromkeys(verdicts)}
-    times = stage_times(runs_dir)
+    rows = stage_rows(runs_dir)
+    times = stage_times(rows)
     provenance = {
         "profile": params["profile"], "seeds": params["seeds"], "commit": git_commit(),
         "sources": {k: params[k]["source"] for k in ("mnist", "handwriting", "flies")},
         "supervision": params["supervision"], "supervision_pattern": params["supervision_pattern"],
         "torch": torch.__version__, "python": platform.python_version(),
         "times": [{"experiment": k, "stages": n, "minutes": round(s / 60, 1), "devices": ", ".join(sorted(d))}
-                  for k, (n, s, d) in times.items()]}
+                  for k, (n, s, d) in times.items()],
+        "stages": rows}
     write_json(out_json, {"verdicts": counts, **headline(summaries)})
     render("index.html.j2", out_html, title="Semi-supervised Sequential Generative Models: reproduction",
            sections=sections, counts=counts, prov=provenance, profile=params["profile"], seeds=params["seeds"])

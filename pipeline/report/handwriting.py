@@ -66,7 +66,7 @@ def fig3_right(table):
 
 def fig4(samples, mean, std):
     """samples: list of (row label, x [T, 4] standardised) -> ink, one row each."""
-    fig, axes = plt.subplots(len(samples), 1, figsize=(12, 0.9 * len(samples) + 0.4), squeeze=False)
+    fig, axes = plt.subplots(len(samples), 1, figsize=(12, 1.1 * len(samples) + 0.4), squeeze=False)
     for ax, (label, x) in zip(axes[:, 0], samples):
         for line in to_polylines(x, mean, std):
             ax.plot(line[:, 0], line[:, 1], color="black", linewidth=0.8)
@@ -85,7 +85,8 @@ def generations(runs_dir, cfg, params, rates, mean, std):
     seed, rate = params["seeds"][0], params["supervision"]
     models = [(f"{figures.LABELS[m]}, {100 * rate:g}% supervision", Path(runs_dir) / "main" / f"{m}-s{seed}")
               for m in ("cws", "ssws", "reinforce", "baseline")]
-    models += [(f"CWS, {100 * r:g}% supervision", Path(runs_dir) / "rates" / f"cws-r{r}-s{seed}") for r in rates]
+    models += [(f"{figures.LABELS[m]}, {100 * r:g}% supervision", Path(runs_dir) / "rates" / f"{m}-r{r}-s{seed}")
+               for r in rates for m in ("cws", "baseline")]
     for label, folder in models:
         model = load_model(folder / "model.pt", build_model(cfg)).eval()
         torch.manual_seed(seed)

@@ -1,9 +1,15 @@
 """End to end, as a user would: the whole pipeline at profile smoke in a throwaway git+DVC copy of
 the repository; then the pages in a real browser, experiments, a queued sweep and a DVC remote."""
+import base64
+import http.server
+import io
 import json
 import re
 import shutil
+import ssl
 import subprocess
+import tarfile
+import threading
 import time
 import uuid
 
@@ -99,18 +105,63 @@ def test_pages_open_in_a_real_browser_with_every_image_loaded(repo):
         browser.quit()
 
 
-def test_credentials_never_reach_params_lock_logs_or_reports(repo, fixtures, tmp_path):
-    """IAM-OnDB read with credentials in the environment: they appear in no file and no log."""
+@pytest.fixture
+def iamondb_server(fixtures, tmp_path):
+    """An HTTPS server holding the two IAM-OnDB archives (made from the real fixture) behind basic
+    auth with the secret credentials; yields (base URL, CA file, list of Authorization headers seen)."""
+    from tests.test_handwriting_data import _iamondb_folder
+    src = _iamondb_folder(tmp_path / "iam")
+    bodies = {}
+    for name, folder in (("lineStrokes-all.tar.gz", "lineStrokes"), ("ascii-all.tar.gz", "ascii")):
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+            tar.add(src / folder, arcname=folder)
+        bodies[f"/iam/{name}"] = buffer.getvalue()
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)], tmp_path)
+    expected = "Basic " + base64.b64encode(f"{SECRET_USER}:{SECRET_PASSWORD}".encode()).decode()
+    seen = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802
+            seen.append(self.headers.get("Authorization"))
+            ok = self.headers.get("Authorization") == expected and self.path in bodies
+            body = bodies[self.path] if ok else b"unauthorised"
+            self.send_response(200 if ok else 401)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"https://127.0.0.1:{httpd.server_port}/iam/", cert, seen
+    httpd.shutdown()
+
+
+def test_credentials_never_reach_params_lock_logs_or_reports(iamondb_server, tmp_path):
+    """IAM-OnDB downloaded over HTTPS with credentials from the environment: the server sees them,
+    and they appear in no file of the repository (params, dvc.lock, data, cache) and no log."""
+    url, cert, seen = iamondb_server
     copy = make_repo_copy(tmp_path, profile="smoke", **{"handwriting.source": "iamondb",
-                                                         "handwriting.local_dir": str(fixtures / "iamondb")})
-    env = {**env_with_venv(), "IAMONDB_USER": SECRET_USER, "IAMONDB_PASSWORD": SECRET_PASSWORD}
+                                                         "handwriting.iamondb_url": url})
+    env = {**env_with_venv(), "IAMONDB_USER": SECRET_USER, "IAMONDB_PASSWORD": SECRET_PASSWORD,
+           "REQUESTS_CA_BUNDLE": str(cert), "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"}
     import sys
     result = subprocess.run([sys.executable, "-m", "dvc", "repro", "prepare_handwriting"], cwd=copy, env=env,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
+    assert len(seen) == 2 and all(h and h.startswith("Basic ") for h in seen)    # both archives, with auth
     log = result.stdout + result.stderr
     files = [p for p in copy.rglob("*") if p.is_file() and ".git" not in p.parts]
     assert (copy / "dvc.lock").exists() and (copy / "data" / "prepared" / "handwriting.npz").exists()
+    assert any(p.name == "lineStrokes-all.tar.gz" for p in files)              # the download happened here
     for secret in (SECRET_USER, SECRET_PASSWORD):
         assert secret not in log
         assert not [p for p in files if secret.encode() in p.read_bytes()]

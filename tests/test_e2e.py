@@ -110,6 +110,8 @@ def iamondb_server(fixtures, tmp_path):
     """An HTTPS server holding the two IAM-OnDB archives (made from the real fixture) behind basic
     auth with the secret credentials; yields (base URL, CA file, list of Authorization headers seen)."""
     from tests.test_handwriting_data import _iamondb_folder
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is needed to make the test server's certificate")
     src = _iamondb_folder(tmp_path / "iam")
     bodies = {}
     for name, folder in (("lineStrokes-all.tar.gz", "lineStrokes"), ("ascii-all.tar.gz", "ascii")):

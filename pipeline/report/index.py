@@ -15,12 +15,13 @@ EXPERIMENTS = (("mnist", "MNIST (sec. 4.1, Fig. 2)", "mnist.html"),
 
 
 def git_commit(root="."):
-    """The commit the reports were built from, with '+ changes' when the tree differs from it."""
+    """The commit the reports were built from, with '+ changes' when the tree differs from it
+    (dvc.lock aside: the run itself rewrites it)."""
     try:
         commit = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True,
                                 text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!dvc.lock"],
+                               cwd=root, capture_output=True, text=True, check=True).stdout.strip()
         return commit + (" + uncommitted changes" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown (not a git checkout)"

@@ -54,7 +54,7 @@ def _size(key, v):
         return None
     if key == "grad_clip":
         return None if isinstance(v, Real) and v >= 0 else "a number >= 0 (0 = off)"
-    return _positive(v) if v is not None else "a number > 0"
+    return _positive(v)
 
 
 def _seeds(v):

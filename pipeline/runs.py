@@ -1,6 +1,8 @@
 """What a training run leaves behind: model weights, a per-epoch curve, a metrics JSON,
 and (while it runs) a resumable checkpoint keyed by everything that determines the result."""
+import csv
 import hashlib
+import io
 import json
 import math
 import time
@@ -49,17 +51,16 @@ def load_model(path, model):
     return model
 
 
-def _cell(value):
-    return "" if value is None else repr(value) if isinstance(value, float) else str(value)
-
-
 def write_run(out_dir, model, history, metrics):
     """model.pt, curve.tsv (one row per epoch) and metrics.json, each written atomically."""
     out_dir = Path(out_dir)
     save_model(out_dir / "model.pt", model)
-    columns = list(dict.fromkeys(k for row in history for k in row))
-    lines = ["\t".join(columns)] + ["\t".join(_cell(row.get(c)) for c in columns) for row in history]
-    write_text(out_dir / "curve.tsv", "\n".join(lines) + "\n")
+    table = io.StringIO()          # csv, not pandas: training stages need not import it
+    writer = csv.DictWriter(table, fieldnames=list(dict.fromkeys(k for row in history for k in row)),
+                            delimiter="\t", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    write_text(out_dir / "curve.tsv", table.getvalue())
     clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()}
     write_json(out_dir / "metrics.json", clean)
 

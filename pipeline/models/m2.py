@@ -55,6 +55,14 @@ class M2(nn.Module):
         onehot = F.one_hot(y, self.n_classes).to(z.dtype)
         return self.decoder(torch.cat([z, onehot], -1))
 
+    def _sample_z(self, x, y):
+        """z ~ q(z | x, y) (reparameterised) and its densities: (log p(x | y, z), log p(z), log q(z | x, y), z)."""
+        z_dist = self.q_z(x, y)
+        z = z_dist.rsample()
+        logits_x = self.p_x(z, y)
+        log_px = -F.binary_cross_entropy_with_logits(logits_x, x.expand_as(logits_x), reduction="none").sum(-1)
+        return log_px, Normal(0.0, 1.0).log_prob(z).sum(-1), z_dist.log_prob(z).sum(-1), z
+
     def forward(self, batch, K, enumerate_y=False):
         """Trace for a batch {x [B, D], labels [B, 1], mask [B, 1]} with K particles (T = 1).
 
@@ -70,16 +78,10 @@ class M2(nn.Module):
         else:
             y = q_y.sample((K,))
         y = torch.where(mask[:, 0], labels[:, 0], y)                     # teacher forcing
-        z_dist = self.q_z(x, y)
-        z = z_dist.rsample()
-        logits_x = self.p_x(z, y)
-        log_px = -F.binary_cross_entropy_with_logits(
-            logits_x, x.expand_as(logits_x), reduction="none").sum(-1)
-        log_pz = Normal(0.0, 1.0).log_prob(z).sum(-1)
+        log_px, log_pz, log_qz, z = self._sample_z(x, y)
         log_py = torch.full_like(log_px, -math.log(self.n_classes))
         return Trace(log_px=log_px[..., None], log_pz=log_pz[..., None], log_py=log_py[..., None],
-                     log_qz=z_dist.log_prob(z).sum(-1)[..., None],
-                     log_qy=q_y.log_prob(y)[..., None], y=y[..., None], z=z[..., None, :])
+                     log_qz=log_qz[..., None], log_qy=q_y.log_prob(y)[..., None], y=y[..., None], z=z[..., None, :])
 
     @torch.no_grad()
     def joint_log_likelihood(self, x, samples=8):
@@ -87,13 +89,8 @@ class M2(nn.Module):
         argmax_y p(y | x), which wake-phi pulls q(y | x) towards."""
         out = []
         for c in range(self.n_classes):
-            y = torch.full((samples, x.shape[0]), c, device=x.device)
-            q = self.q_z(x, y)
-            z = q.sample()
-            log_px = -F.binary_cross_entropy_with_logits(self.p_x(z, y), x.expand(samples, -1, -1),
-                                                         reduction="none").sum(-1)
-            log_w = log_px + Normal(0.0, 1.0).log_prob(z).sum(-1) - q.log_prob(z).sum(-1)
-            out.append(torch.logsumexp(log_w, 0) - math.log(samples) - math.log(self.n_classes))
+            log_px, log_pz, log_qz, _ = self._sample_z(x, torch.full((samples, x.shape[0]), c, device=x.device))
+            out.append(torch.logsumexp(log_px + log_pz - log_qz, 0) - math.log(samples) - math.log(self.n_classes))
         return torch.stack(out, -1)
 
     @torch.no_grad()

@@ -9,7 +9,7 @@ from pipeline import PipelineError
 from pipeline.evaluate.continuations import scott_bandwidth
 from pipeline.io import read_json, write_json
 from pipeline.report.pages import embed, render
-from pipeline.report.tables import ACCURACY, fmt, summarise
+from pipeline.report.tables import ACCURACY, fmt_col, summarise
 
 MODELS = ("cws", "rws", "vrnn", "rnn")
 NAMES = {"cws": "CWS+DVRNN", "rws": "RWS+DVRNN", "vrnn": "VRNN", "rnn": "RNN"}
@@ -51,10 +51,6 @@ def ordering(summary, column):
     return " > ".join(NAMES[m] for m in summary.sort_values(column, ascending=False).model)
 
 
-def _score(row, col):
-    return fmt(row[col], row[col + "_low"], row[col + "_high"])
-
-
 def claims(summary):
     by = summary.set_index("model")
     out = []
@@ -65,7 +61,7 @@ def claims(summary):
         verdict = ("reproduced" if best == "cws" and separate else
                    "not clearly reproduced (intervals overlap)" if best == "cws" else "not reproduced")
         out.append({"claim": f"CWS+DVRNN gives the true position of fly {fly} the highest KDE density (Table 1)",
-                    "ours": f"CWS+DVRNN {_score(by.loc['cws'], col)}; best: {NAMES[best]} {_score(by.loc[best], col)}; "
+                    "ours": f"CWS+DVRNN {fmt_col(by.loc['cws'], col)}; best: {NAMES[best]} {fmt_col(by.loc[best], col)}; "
                             f"order {ordering(summary, col)}",
                     "paper": f"CWS {PAPER['cws'][fly - 1]} (best)", "verdict": verdict,
                     "why": "orderings compare; raw values do not (other units and data)"})
@@ -141,12 +137,12 @@ def build(params, cfg, runs_dir="runs/flies", out_html="reports/flies.html", fig
     seeds = params["seeds"]
     frame = load_runs(runs_dir, seeds)
     summary = summarise(frame, "model", ["kde_fly1", "kde_fly2"])
-    table = [{"model": NAMES[r.model], "n": r.n, "fly1": fmt(r.kde_fly1, r.kde_fly1_low, r.kde_fly1_high, digits=1),
-              "fly2": fmt(r.kde_fly2, r.kde_fly2_low, r.kde_fly2_high, digits=1),
+    table = [{"model": NAMES[r.model], "n": r.n, "fly1": fmt_col(r, "kde_fly1"),
+              "fly2": fmt_col(r, "kde_fly2"),
               "paper1": PAPER[r.model][0], "paper2": PAPER[r.model][1]} for _, r in summary.iterrows()]
     cws = frame[frame.model == "cws"]
     accuracy = {k: summarise(cws, "model", [k], bounds=ACCURACY).iloc[0] for k in ("test_annotated_top1", "test_all_frames_top1") if k in cws}
-    accuracy = {k: fmt(v[k], v[k + "_low"], v[k + "_high"], 100) for k, v in accuracy.items()}
+    accuracy = {k: fmt_col(v, k, 100) for k, v in accuracy.items()}
     found = claims(summary)
     fig_dir = Path(fig_dir)
     tracks = embed(fig5b(runs_dir, seeds[0]), fig_dir / "flies_fig5b.png")

@@ -12,7 +12,7 @@ from pipeline.experiments.handwriting import build_model
 from pipeline.io import read_json, write_json
 from pipeline.report import figures
 from pipeline.report.pages import embed, render
-from pipeline.report.tables import ACCURACY, fmt, summarise
+from pipeline.report.tables import ACCURACY, fmt_col, summarise
 from pipeline.runs import load_model
 
 TOPK = ("val_top1", "val_top5", "val_top10")
@@ -96,7 +96,7 @@ def generations(runs_dir, cfg, params, rates, mean, std):
 
 def _pct(row, col="val_top10"):
     """'53.5 [52.8, 54.1]%': mean and interval over seeds of one summary row."""
-    return fmt(row[col], row[col + "_low"], row[col + "_high"], 100) + "%"
+    return fmt_col(row, col, 100) + "%"
 
 
 def claims(main_summary, rate_summary, variable_summary, main_pattern, supervision):
@@ -109,8 +109,7 @@ def claims(main_summary, rate_summary, variable_summary, main_pattern, supervisi
 
     cws, rf = by.loc["cws"], by.loc["reinforce"]
     entry("REINFORCE (M1+M2) trains poor inference networks: low top-10 accuracy (Fig. 3 left)",
-          f"top-10: REINFORCE {fmt(rf.val_top10, rf.val_top10_low, rf.val_top10_high, 100)}%, "
-          f"CWS {fmt(cws.val_top10, cws.val_top10_low, cws.val_top10_high, 100)}%",
+          f"top-10: REINFORCE {_pct(rf)}, CWS {_pct(cws)}",
           _compare(cws, rf, "val_top10"))
     rows = []
     wins = 0
@@ -125,8 +124,7 @@ def claims(main_summary, rate_summary, variable_summary, main_pattern, supervisi
           f"CWS ahead at {wins} of {len(rows)} rates")
     base = by.loc["baseline"]
     entry(f"At {100 * supervision:g}% supervision CWS's top-10 accuracy exceeds the baseline's",
-          f"{fmt(cws.val_top10, cws.val_top10_low, cws.val_top10_high, 100)}% vs "
-          f"{fmt(base.val_top10, base.val_top10_low, base.val_top10_high, 100)}%", _compare(cws, base, "val_top10"))
+          f"{_pct(cws)} vs {_pct(base)}", _compare(cws, base, "val_top10"))
     if main_pattern == "uniform":
         v = variable_summary.set_index("method")
         drop = {m: by.loc[m, "val_top10"] - v.loc[m, "val_top10"] for m in ("cws", "ssws")}
@@ -170,7 +168,7 @@ def build(params, cfg, runs_dir="runs/handwriting", data_path="data/prepared/han
     found = claims(main_summary, rates_summary, variable_summary, params["supervision_pattern"], params["supervision"])
 
     def rows(summary, label):
-        return [{"label": label(r), "n": r.n, **{k: fmt(r[k], r[k + "_low"], r[k + "_high"], 100) for k in TOPK}}
+        return [{"label": label(r), "n": r.n, **{k: fmt_col(r, k, 100) for k in TOPK}}
                 for _, r in summary.iterrows()]
     by_method = lambda r: figures.LABELS[r.method]  # noqa: E731
     write_json(summary_json, {

@@ -6,12 +6,12 @@ import pandas as pd
 import torch
 
 from pipeline import PipelineError
+from pipeline.evaluate.classification import cluster_accuracy
 from pipeline.experiments.mnist import build_model
 from pipeline.io import read_json, write_json
 from pipeline.report import figures
 from pipeline.report.pages import embed, render
-from pipeline.evaluate.classification import cluster_accuracy
-from pipeline.report.tables import ACCURACY, fmt, mean_ci, summarise
+from pipeline.report.tables import ACCURACY, fmt, fmt_col, mean_ci, summarise
 from pipeline.runs import load_model
 
 CLAIM = "CWS trains to the highest validation accuracy, and faster"
@@ -40,8 +40,8 @@ def verdict(summary, target="cws", final="val_accuracy", speed="val_accuracy_mea
     rival = others[final].idxmax()
     fast_rival = others[speed].idxmax()
     me, them = by.loc[target], by.loc[rival]
-    text = (f"CWS ends at {fmt(me[final], me[final + '_low'], me[final + '_high'], 100)}% against "
-            f"{figures.LABELS.get(rival, rival)}'s {fmt(them[final], them[final + '_low'], them[final + '_high'], 100)}% "
+    text = (f"CWS ends at {fmt_col(me, final, 100)}% against "
+            f"{figures.LABELS.get(rival, rival)}'s {fmt_col(them, final, 100)}% "
             f"(the best of the others); mean accuracy over epochs (speed) "
             f"{100 * me[speed]:.1f}% against {100 * others[speed].max():.1f}% ({figures.LABELS.get(fast_rival, fast_rival)}).")
     highest, fastest = me[final] > them[final], me[speed] > others[speed].max()
@@ -98,7 +98,7 @@ def build(params, cfg, runs_dir="runs/mnist", data_path="data/prepared/mnist.npz
                        Path(fig_dir) / "mnist_fig2a.png")
     posterior = posterior_accuracy(runs_dir, cfg, objectives, seeds, data["x_valid"], data["y_valid"])
     table = [{"label": figures.LABELS.get(r.objective, r.objective), "n": r.n,
-              **{name: fmt(r[c], r[c + "_low"], r[c + "_high"], 100) for name, c in
+              **{name: fmt_col(r, c, 100) for name, c in
                  zip(("final", "best", "speed", "cluster"), COLUMNS)},
               "posterior": fmt(*posterior[r.objective], 100)} for _, r in summary.iterrows()]
     result = verdict(summary)

@@ -8,7 +8,7 @@ import pandas as pd
 from pipeline import PipelineError
 from pipeline.report import figures
 from pipeline.report.pages import embed, render
-from pipeline.report.tables import ACCURACY, fmt, summarise
+from pipeline.report.tables import ACCURACY, fmt_col, summarise
 
 RUN_KEY = re.compile(r"runs/handwriting/main/(?P<method>\w+)-s(?P<seed>\d+)/metrics\.json:(?P<metric>val_top\d+)$")
 
@@ -51,8 +51,7 @@ def build(rows, out_html="reports/sweep.html", png="reports/figures/sweep.png"):
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     rows_out = [{"method": figures.LABELS.get(r.method, r.method), "supervision": f"{100 * r.supervision:g}%", "n": r.n,
-                 "top1": fmt(r.val_top1, r.val_top1_low, r.val_top1_high, 100),
-                 "top10": fmt(r.val_top10, r.val_top10_low, r.val_top10_high, 100)} for _, r in table.iterrows()]
+                 "top1": fmt_col(r, "val_top1", 100), "top10": fmt_col(r, "val_top10", 100)} for _, r in table.iterrows()]
     render("sweep.html.j2", out_html, title="Supervision sweep: handwriting accuracy against the supervision rate",
            rows=rows_out, figure=embed(fig, png), experiments=sorted(frame.experiment.astype(str).unique()),
            profile="(per experiment)", seeds=sorted(frame.seed.unique().tolist()))

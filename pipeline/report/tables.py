@@ -35,6 +35,11 @@ def summarise(frame, by, columns, bounds=None):
     return pd.DataFrame(rows)
 
 
+def fmt_col(row, col, scale=1.0, digits=1):
+    """fmt of one column of a summarise() row: its mean, col_low and col_high."""
+    return fmt(row[col], row[col + "_low"], row[col + "_high"], scale, digits)
+
+
 def fmt(mean, low, high, scale=1.0, digits=1):
     """'85.2 [83.1, 87.3]' (values multiplied by scale)."""
     if not np.isfinite(mean):

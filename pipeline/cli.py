@@ -1,4 +1,5 @@
 """Shared entry-point plumbing for the stage scripts."""
+import argparse
 import logging
 import sys
 
@@ -13,3 +14,36 @@ def run(main):
     except PipelineError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+
+
+def run_parser(doc, methods, scoring=False):
+    """Arguments of a per-run stage: --method, --seed, --data (the prepared npz) and the run folder:
+    --out for training, which writes it, or --run for scoring, which reads it and writes beside it."""
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("--method", required=True, choices=list(methods))
+    parser.add_argument("--seed", type=int, required=True)
+    parser.add_argument("--data", required=True, help="the prepared npz")
+    if scoring:
+        parser.add_argument("--run", required=True, help="the trained run's folder; scores are written into it")
+    else:
+        parser.add_argument("--out", required=True, help="the run folder to write")
+    return parser
+
+
+def handwriting_args(parser):
+    """The handwriting runs' extra arguments: which comparison, supervision rate and pattern."""
+    parser.add_argument("--group", required=True, help="main, rates or variable")
+    parser.add_argument("--rate", type=float, required=True, help="fraction of labelled steps (or sequences, baseline)")
+    parser.add_argument("--pattern", required=True, choices=["uniform", "variable"])
+    return parser
+
+
+def report_parser(doc):
+    """Arguments of an experiment's report stage: the run folders it reads and the files it writes."""
+    parser = argparse.ArgumentParser(description=doc)
+    parser.add_argument("--runs", nargs="+", required=True, help="run folders (trained and scored)")
+    parser.add_argument("--data", required=True, help="the prepared npz")
+    parser.add_argument("--html", required=True, help="the page to write")
+    parser.add_argument("--figures", required=True, help="folder for the figures as PNG")
+    parser.add_argument("--summary", required=True, help="the page's numbers and claims as JSON")
+    return parser

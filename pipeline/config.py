@@ -63,13 +63,6 @@ def _seeds(v):
     return None if ok else "a non-empty list of distinct whole numbers >= 0, e.g. [0, 1, 2]"
 
 
-def _subset(*allowed):
-    def check(v):
-        ok = isinstance(v, list) and len(v) > 0 and all(x in allowed for x in v)
-        return None if ok else f"a non-empty list drawn from {', '.join(allowed)}"
-    return check
-
-
 def _rates(v):
     ok = isinstance(v, list) and len(v) > 0 and all(_open_fraction(r) is None for r in v)
     return None if ok else "a non-empty list of numbers in (0, 1], e.g. [0.0625, 0.125, 0.25]"
@@ -85,7 +78,6 @@ RULES = {
     "mnist.source": _choice("embedded", "download", "local"),
     "mnist.labels": _count,
     "mnist.alpha": _positive,
-    "mnist.objectives": _subset("cws", "m1m2", "rws", "m1", "ssws"),
     "handwriting.source": _choice("embedded", "deepwriting", "iamondb"),
     "handwriting.rates": _rates,
     "handwriting.alpha": _positive,

@@ -28,6 +28,7 @@ class Trace:
     log_qy: torch.Tensor   # log q(y_t | ...), at the sampled or teacher-forced y_t
     y: torch.Tensor        # [K, B, T] long
     z: torch.Tensor = None  # [K, B, T, Z] or None
+    state: tuple = None     # the recurrence's final state (rows k * B + b), sequence models only
 
 
 @dataclass

@@ -1,15 +1,19 @@
-"""Stage prepare_flies: simulate or read Fly-vs-Fly tracks -> data/prepared/flies.npz."""
+"""Prepare the flies data: simulate or read Fly-vs-Fly tracks into one npz."""
+import argparse
+
 from pipeline import config
 from pipeline.cli import run
 from pipeline.data import flies
 from pipeline.io import write_npz
 
-OUT = "data/prepared/flies.npz"
-
 
 def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", required=True, help="the prepared npz")
+    parser.add_argument("--raw", required=True, help="folder for downloads")
+    args = parser.parse_args()
     cfg = config.settings(config.load(), "flies")
-    write_npz(OUT, **flies.prepare(cfg["source"], cfg, cfg["data_seed"], "data/raw"))
+    write_npz(args.out, **flies.prepare(cfg["source"], cfg, cfg["data_seed"], args.raw))
 
 
 if __name__ == "__main__":

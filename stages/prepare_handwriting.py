@@ -1,15 +1,19 @@
-"""Stage prepare_handwriting: render, read or download the handwriting data -> data/prepared/handwriting.npz."""
+"""Prepare the handwriting data: render, read or download the handwriting data into one npz."""
+import argparse
+
 from pipeline import config
 from pipeline.cli import run
 from pipeline.data import handwriting
 from pipeline.io import write_npz
 
-OUT = "data/prepared/handwriting.npz"
-
 
 def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", required=True, help="the prepared npz")
+    parser.add_argument("--raw", required=True, help="folder for downloads")
+    args = parser.parse_args()
     cfg = config.settings(config.load(), "handwriting")
-    write_npz(OUT, **handwriting.prepare(cfg["source"], cfg, cfg["data_seed"], "data/raw"))
+    write_npz(args.out, **handwriting.prepare(cfg["source"], cfg, cfg["data_seed"], args.raw))
 
 
 if __name__ == "__main__":

@@ -1,15 +1,19 @@
-"""Stage prepare_mnist: fetch or read MNIST and write data/prepared/mnist.npz."""
+"""Prepare the mnist data: fetch or read MNIST into one npz."""
+import argparse
+
 from pipeline import config
 from pipeline.cli import run
 from pipeline.data import mnist
 from pipeline.io import write_npz
 
-OUT = "data/prepared/mnist.npz"
-
 
 def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", required=True, help="the prepared npz")
+    parser.add_argument("--raw", required=True, help="folder for downloads")
+    args = parser.parse_args()
     cfg = config.settings(config.load(), "mnist")
-    write_npz(OUT, **mnist.prepare(cfg["source"], cfg, cfg["split_seed"], "data/raw"))
+    write_npz(args.out, **mnist.prepare(cfg["source"], cfg, cfg["split_seed"], args.raw))
 
 
 if __name__ == "__main__":

@@ -1,12 +1,13 @@
-"""Stage report_flies: Table 1, Fig. 5b and Fig. 6 -> reports/flies.html."""
+"""Write the Fly-vs-Fly report page: Table 1, Fig. 5b tracks and Fig. 6 densities."""
 from pipeline import config
-from pipeline.cli import run
+from pipeline.cli import report_parser, run
 from pipeline.report import flies
 
 
 def main():
+    a = report_parser(__doc__).parse_args()
     params = config.load()
-    flies.build(params, config.settings(params, "flies"))
+    flies.build(params, config.settings(params, "flies"), a.runs, a.data, a.html, a.figures, a.summary)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,6 @@
-"""Stage report_index: every claim with our number and a verdict, plus provenance -> reports/index.html."""
+"""Write the overview page: every claim with our number and a verdict; provenance on its own page."""
+import argparse
+
 from pipeline import config
 from pipeline.cli import run
 from pipeline.io import read_json
@@ -6,8 +8,15 @@ from pipeline.report import index
 
 
 def main():
-    summaries = {k: read_json(f"reports/{k}_summary.json") for k in ("mnist", "handwriting", "flies")}
-    index.build(config.load(), summaries)
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--summaries", nargs="+", required=True, help="the experiment pages' summary JSON files")
+    parser.add_argument("--html", required=True, help="the overview page to write")
+    parser.add_argument("--headline", required=True, help="the flat headline metrics JSON to write")
+    parser.add_argument("--provenance", required=True,
+                        help="the provenance page to write (commit, software, wall times; not a DVC output)")
+    a = parser.parse_args()
+    summaries = {name: read_json(path) for name, path in zip(index.EXPERIMENTS, a.summaries, strict=True)}
+    index.build(config.load(), summaries, a.html, a.headline, a.provenance)
 
 
 if __name__ == "__main__":

@@ -1,23 +1,12 @@
-"""Stage train_flies@<model>-<seed>: train one fly model (cws, rws, vrnn or rnn)."""
-import argparse
-
-from pipeline import config
-from pipeline.cli import run
+"""Train one fly model (CWS or RWS DVRNN, VRNN or binned RNN) with one seed."""
+from pipeline import methods, runs
+from pipeline.cli import run, run_parser
 from pipeline.experiments import flies
-from pipeline.runs import timed
-from pipeline.train import pick_device
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", required=True, choices=flies.MODELS)
-    parser.add_argument("--seed", type=int, required=True)
-    args = parser.parse_args()
-    params = config.load()
-    out, device = f"runs/flies/{args.model}-s{args.seed}", pick_device(params["device"])
-    with timed(f"{out}/timing.json", device):
-        flies.run(config.settings(params, "flies"), args.model, args.seed, "data/prepared/flies.npz", out, device,
-                  f"train_flies@{args.model}-{args.seed}")
+    a = run_parser(__doc__, methods.FLIES).parse_args()
+    runs.train_stage("flies", a.out, lambda cfg, device: flies.run(cfg, a.method, a.seed, a.data, a.out, device))
 
 
 if __name__ == "__main__":

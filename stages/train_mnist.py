@@ -1,22 +1,12 @@
-"""Stage train_mnist@<objective>-<seed>: train M2 with one objective and seed."""
-import argparse
-
-from pipeline import config
-from pipeline.cli import run
+"""Train M2 on MNIST with one method and seed."""
+from pipeline import methods, runs
+from pipeline.cli import run, run_parser
 from pipeline.experiments import mnist
-from pipeline.runs import timed
-from pipeline.train import pick_device
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--objective", required=True, choices=["cws", "m1m2", "rws", "m1", "ssws"])
-    parser.add_argument("--seed", type=int, required=True)
-    args = parser.parse_args()
-    params = config.load()
-    out, device = f"runs/mnist/{args.objective}-s{args.seed}", pick_device(params["device"])
-    with timed(f"{out}/timing.json", device):
-        mnist.run(config.settings(params, "mnist"), args.objective, args.seed, "data/prepared/mnist.npz", out, device)
+    a = run_parser(__doc__, methods.MNIST).parse_args()
+    runs.train_stage("mnist", a.out, lambda cfg, device: mnist.run(cfg, a.method, a.seed, a.data, a.out, device))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT.parent / "shared" / "fixtures"
@@ -40,7 +39,8 @@ def dvc(*args, cwd, check=True):
 
 def make_repo_copy(dest, **params):
     """Copy the working tree's tracked and untracked-but-not-ignored files into `dest`, set
-    `params` in params.yaml (dotted keys), and commit it as a fresh git repository."""
+    `params` in params.yaml (dotted keys), regenerate dvc.yaml for them, and commit it as a fresh
+    git repository."""
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
                            capture_output=True, text=True, check=True).stdout.split("\n")
     for name in filter(None, files):
@@ -51,6 +51,7 @@ def make_repo_copy(dest, **params):
     if (dest / "dvc.lock").exists():
         (dest / "dvc.lock").unlink()
     set_params(dest, **params)
+    run([sys.executable, "-m", "pipeline.graph"], dest)
     run(["git", "init", "-q"], dest)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A"], dest)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"], dest)
@@ -58,12 +59,12 @@ def make_repo_copy(dest, **params):
 
 
 def set_params(repo, **dotted):
-    path = Path(repo) / "params.yaml"
-    params = yaml.safe_load(path.read_text())
-    for key, value in dotted.items():
-        node = params
-        *parents, leaf = key.split(".")
-        for p in parents:
-            node = node[p]
-        node[leaf] = value
-    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    """Set dotted keys in repo/params.yaml the way `dvc exp run -S` does (DVC's round-trip YAML)."""
+    from dvc.utils.serialize import modify_yaml
+    with modify_yaml(Path(repo) / "params.yaml") as params:
+        for key, value in dotted.items():
+            node = params
+            *parents, leaf = key.split(".")
+            for p in parents:
+                node = node[p]
+            node[leaf] = value

@@ -23,7 +23,8 @@ import math
 
 import numpy as np
 
-from pipeline.data.flies import (CHARGE, HOLD, LUNGE, THREAT, TUSSLE, UNKNOWN, WING_MAX, bouts, wrap)
+from pipeline.data.fly_geometry import CHARGE, HOLD, LUNGE, THREAT, TUSSLE, UNKNOWN, WING_MAX, wrap
+from pipeline.data.supervision import bouts
 
 RADIUS = 15.0      # mm; default dish radius, room for the 1-30 mm wing-threat distances
 TRANSITION = np.array([

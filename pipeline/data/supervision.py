@@ -1,4 +1,5 @@
-"""Which labels training may see: labelled subsets of examples and masks over time steps."""
+"""Which labels training may see: labelled subsets of examples, masks over time steps, and
+annotation bouts (runs of equal labels) that can be thinned."""
 import numpy as np
 
 from pipeline import PipelineError
@@ -66,3 +67,35 @@ def _adjust(counts, total, length, rng):
         headroom = (length - counts[pick]) if step > 0 else counts[pick]
         counts[pick] += step * np.minimum(headroom, max(1, gap // len(pick)))
     return counts
+
+
+def runs(mask):
+    """(start, end) pairs, end exclusive, of the runs of True in a 1-d boolean array."""
+    edges = np.diff(np.concatenate([[0], np.asarray(mask, np.int8), [0]]))
+    return np.stack([np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)], axis=1)
+
+
+def bouts(labels):
+    """(start, end, label) of the runs of equal labels >= 0 in a 1-d label array."""
+    labels = np.asarray(labels)
+    if len(labels) == 0:
+        return np.zeros((0, 3), np.int64)
+    change = np.flatnonzero(np.diff(labels)) + 1
+    starts, ends = np.concatenate([[0], change]), np.concatenate([change, [len(labels)]])
+    keep = labels[starts] >= 0
+    return np.stack([starts[keep], ends[keep], labels[starts[keep]]], axis=1)
+
+
+def thin_annotations(labels, rate, rng):
+    """Keep a random fraction `rate` of the annotated bouts of labels [..., F, 2 flies] (time axis -2)."""
+    if rate >= 1:
+        return labels
+    out = np.array(labels, copy=True)
+    series = out.reshape(-1, *out.shape[-2:])
+    for m in range(series.shape[0]):
+        for fly in range(series.shape[-1]):
+            for start, end, _ in bouts(series[m, :, fly]):
+                if rng.random() >= rate:
+                    series[m, start:end, fly] = -1
+    return out
+

@@ -2,24 +2,11 @@
 
 A model is conditioned on a true seed sequence of both flies, then K continuations are sampled
 step by step: each fly's sampled motion is integrated into its pose, and both flies' vision and
-own state are recomputed from the sampled poses before the next step.  Per step and fly, a
-Gaussian KDE of the K sampled positions scores the true position.
+own state are recomputed from the sampled poses before the next step.  kde.py scores them.
 """
-import math
-
-import numpy as np
 import torch
 
-from pipeline.data import flies
-
-
-def model_inputs(pose, radius, stats):
-    """Per-fly model inputs u [..., 2, 148] from poses [..., 2, S]: vision (other fly, wall; 72 bins
-    each) and the standardised own state."""
-    vision = flies.vision_encoding(pose, radius)
-    state = (flies.own_state(pose, radius) - stats["state_mean"]) / stats["state_std"]
-    return torch.cat([vision.flatten(-2), state], -1) if torch.is_tensor(pose) else \
-        np.concatenate([vision.reshape(*vision.shape[:-2], -1), state], -1)
+from pipeline.data.fly_geometry import integrate, model_inputs
 
 
 def resample(state, log_w, generator):
@@ -49,26 +36,6 @@ def continue_tracks(model, seed_motion, seed_u, start_pose, horizon, K, radius, 
         u = model_inputs(pose, radius, tstats).reshape(K * 2, -1)
         x_t, _, state = model.step_prior(state, u)
         motion = (x_t * std + mean).view(K, 2, -1)
-        pose = flies.integrate(pose, motion, radius, fps)
+        pose = integrate(pose, motion, radius, fps)
         out[:, t] = pose[..., :2]
     return out
-
-
-def scott_bandwidth(samples, floor):
-    """Per-dimension bandwidth n^(-1/(d+4)) * std (Scott's rule), never below `floor`."""
-    n, d = samples.shape[-2:]
-    return np.maximum(samples.std(axis=-2, ddof=1) * n ** (-1.0 / (d + 4)), floor)
-
-
-def kde_log_density(samples, points, floor=0.05):
-    """log of a Gaussian KDE (diagonal, Scott's rule) of samples [..., n, d] at points [..., d]."""
-    h = scott_bandwidth(samples, floor)[..., None, :]
-    z = (points[..., None, :] - samples) / h
-    log_k = -0.5 * (z ** 2).sum(-1) - np.log(h).sum(-1) - 0.5 * samples.shape[-1] * math.log(2 * math.pi)
-    return np.logaddexp.reduce(log_k, axis=-1) - math.log(samples.shape[-2])
-
-
-def kde_scores(positions, truth, floor=0.05):
-    """Per step and fly, log KDE density of the true position: positions [K, H, 2, 2], truth [H, 2, 2] -> [H, 2]."""
-    samples = np.moveaxis(np.asarray(positions, np.float64), 0, -2)      # [H, 2, K, 2]
-    return kde_log_density(samples, np.asarray(truth, np.float64), floor)

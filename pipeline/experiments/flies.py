@@ -6,21 +6,21 @@ and own state, compared by how well closed-loop continuations predict the true p
   vrnn  VRNN with a continuous z only, trained by IWAE
   rnn   the RNN of Eyjolfsdottir et al. (2016): binned motion, one categorical per dimension
 Every model sees a fly as one sequence: x_t = its standardised motion, u_t = [vision, own state].
+run() trains one (method, seed) pair; score() samples and scores its continuations.
 """
 import numpy as np
 import torch
 
-from pipeline import PipelineError, objectives
-from pipeline.data import flies
-from pipeline.evaluate.continuations import continue_tracks, kde_scores, model_inputs
+from pipeline import PipelineError, objectives, runs
+from pipeline.data.fly_geometry import CLASSES, MOTION, N_BINS, STATE, model_inputs
+from pipeline.evaluate.continuations import continue_tracks
+from pipeline.evaluate.kde import kde_scores
 from pipeline.experiments.sequences import accuracy_evaluator, batch_maker
 from pipeline.models.baselines import BinnedRNN, quantile_edges
 from pipeline.models.dvrnn import DVRNN
-from pipeline.runs import checkpoint_path, load_model, write_run
-from pipeline.train import Spec, fit, seed_everything
+from pipeline.train import Spec
 
-MODELS = ("cws", "rws", "vrnn", "rnn")
-X_DIM, U_DIM = len(flies.MOTION), 2 * 72 + len(flies.STATE)
+X_DIM, U_DIM = len(MOTION), 2 * N_BINS + len(STATE)
 
 
 def stats_of(data):
@@ -50,23 +50,23 @@ def sequences(data, split):
     return out
 
 
-def build_model(name, cfg, train_x=None):
-    if name == "rnn":
+def build_model(method, cfg, train_x=None):
+    if method == "rnn":
         edges = quantile_edges(train_x, cfg["rnn_bins"]) if train_x is not None else \
             torch.zeros(X_DIM, cfg["rnn_bins"] + 1)
         return BinnedRNN(X_DIM, U_DIM, cfg["hidden"], edges)
-    classes, z = {"cws": (len(flies.CLASSES), cfg["z_cws"]), "rws": (cfg["rws_classes"], cfg["z_rws"]),
-                  "vrnn": (0, cfg["z_vrnn"])}[name]
+    classes, z = {"cws": (len(CLASSES), cfg["z_cws"]), "rws": (cfg["rws_classes"], cfg["z_rws"]),
+                  "vrnn": (0, cfg["z_vrnn"])}[method]
     return DVRNN(X_DIM, classes, z, cfg["hidden"], u_dim=U_DIM, emission="gaussian", mixture=cfg["mixture"])
 
 
-def spec_for(name, cfg, seed, run_name):
-    common = dict(name=run_name, epochs=cfg["epochs"], lr=cfg["lr"], seed=seed, grad_clip=cfg.get("grad_clip", 0.0))
-    if name == "cws":
+def spec_for(method, cfg, seed, name):
+    common = dict(name=name, epochs=cfg["epochs"], lr=cfg["lr"], seed=seed, grad_clip=cfg.get("grad_clip", 0.0))
+    if method == "cws":
         return Spec(objective=objectives.cws, particles=cfg["particles"], **common)
-    if name == "rws":
+    if method == "rws":
         return Spec(objective=objectives.rws, particles=cfg["particles"], use_labels=False, **common)
-    return Spec(objective=objectives.iwae, particles=cfg["particles"] if name == "vrnn" else 1,
+    return Spec(objective=objectives.iwae, particles=cfg["particles"] if method == "vrnn" else 1,
                 use_labels=False, **common)
 
 
@@ -90,37 +90,37 @@ def bound_evaluator(arrays, K, device, chunk=64):
     return evaluate
 
 
-def run(cfg, name, seed, data_path, out_dir, device, run_name):
+def run(cfg, method, seed, data_path, out_dir, device):
     """Train one model and write model.pt, curve.tsv and metrics.json into out_dir."""
     data = dict(np.load(data_path))
     train, test = sequences(data, "train"), sequences(data, "test")
-    seed_everything(seed)                     # the initial weights depend on the seed alone
-    model = build_model(name, cfg, train["x"])
-    spec = spec_for(name, cfg, seed, run_name)
-    bound = bound_evaluator(test, 1 if name == "rnn" else cfg["particles"], device)
+    spec = spec_for(method, cfg, seed, str(out_dir))
+    bound = bound_evaluator(test, 1 if method == "rnn" else cfg["particles"], device)
     accuracy = accuracy_evaluator({"x": test["x"], "u": test["u"], "labels": test["labels"]}, device, ks=(1,),
                                   particles=cfg["eval_particles"], prefix="test_annotated")
-    evaluate = (lambda m: {**bound(m), **accuracy(m)}) if name == "cws" else bound
-    ckpt = checkpoint_path(run_name, {"cfg": cfg, "model": name, "seed": seed, "device": str(device)}, [data_path])
-    history = fit(model, spec, batch_maker({k: train[k] for k in ("x", "u", "labels", "mask")}, cfg["batch_size"], device),
-                  evaluate, checkpoint=ckpt, device=device)
-    metrics = {"model": name, "seed": seed, **{k: v for k, v in history[-1].items() if k.startswith(("val", "test"))}}
-    if name == "cws" and "true_labels" in test:
-        truth = accuracy_evaluator({"x": test["x"], "u": test["u"], "labels": test["true_labels"]}, device, ks=(1,),
-                                   particles=cfg["eval_particles"], prefix="test_all_frames")
-        metrics.update(truth(model.eval()))
-    write_run(out_dir, model.cpu(), history, metrics)
-    ckpt.unlink(missing_ok=True)
-    return metrics
+    evaluate = (lambda m: {**bound(m), **accuracy(m)}) if method == "cws" else bound
+
+    def metrics(model, history):
+        out = {"method": method, "seed": seed, **{k: v for k, v in history[-1].items() if k.startswith(("val", "test"))}}
+        if method == "cws" and "true_labels" in test:
+            truth = accuracy_evaluator({"x": test["x"], "u": test["u"], "labels": test["true_labels"]}, device,
+                                       ks=(1,), particles=cfg["eval_particles"], prefix="test_all_frames")
+            out.update(truth(model))
+        return out
+
+    return runs.train(out_dir, spec, lambda: build_model(method, cfg, train["x"]),
+                      batch_maker({k: train[k] for k in ("x", "u", "labels", "mask")}, cfg["batch_size"], device),
+                      evaluate, device, {"cfg": cfg, "method": method, "seed": seed, "device": str(device)},
+                      data_path, metrics)
 
 
-def score(cfg, name, seed, data_path, model_path, device):
+def score(cfg, method, seed, data_path, run_dir, device):
     """Continuations of the first `score_windows` test windows and their KDE scores.
 
     Returns (arrays for continuations.npz, metrics for kde.json)."""
     data = dict(np.load(data_path))
     test = sequences(data, "test")
-    model = load_model(model_path, build_model(name, cfg)).to(device).eval()
+    model = runs.load_trained(run_dir, build_model(method, cfg), device)
     T0, H, K = cfg["seed_steps"], cfg["horizon"], cfg["continuations"]
     n = min(cfg["score_windows"], len(data["test_pose"]))
     if T0 + H > data["test_motion"].shape[1]:
@@ -143,7 +143,7 @@ def score(cfg, name, seed, data_path, model_path, device):
         scores.append(kde_scores(pos, truth, cfg["kde_floor_mm"]))
     scores = np.stack(scores)                                     # [n, H, 2]
     per_window = scores.sum(1)                                    # [n, 2]: sum over the horizon
-    metrics = {"model": name, "seed": seed, "windows": n, "horizon": H, "continuations": K,
+    metrics = {"method": method, "seed": seed, "windows": n, "horizon": H, "continuations": K,
                "kde_fly1": float(per_window[:, 0].mean()), "kde_fly2": float(per_window[:, 1].mean())}
     arrays = {"positions": np.stack(positions).astype(np.float32), "truth": np.stack(truths).astype(np.float32),
               "seed_track": data["test_pose"][:n, :T0 + 1, :, :2].astype(np.float32),

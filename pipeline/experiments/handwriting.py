@@ -1,21 +1,23 @@
 """The handwriting experiment (paper sec. 4.2): DVRNN on pen strokes with 70 character classes.
 
-Methods (q(z) is trained by IWAE in all of them, as in the paper):
+Methods (methods.HANDWRITING; q(z) is trained by IWAE in all of them, as in the paper):
   cws        q(y) by caffeinated wake-sleep (eq. 15)
   ssws       q(y) by semi-supervised wake-sleep (eq. 9 + 12)
   reinforce  M1+M2 with a score-function gradient for the sampled y (alpha weights log q(y_S))
   baseline   IWAE + a classifier loss, trained only on the fully labelled `rate` fraction of sequences
+run() trains one run; score() evaluates it: accuracy with the true labels teacher-forced into the
+recurrence, and the Fig. 4 generation with y forced to the characters of FIG4_TEXT.
 """
 import numpy as np
+import torch
 
-from pipeline import objectives
+from pipeline import objectives, runs
+from pipeline.data.handwriting import FIG4_TEXT, render_text
 from pipeline.data.supervision import step_mask
 from pipeline.experiments.sequences import accuracy_evaluator, batch_maker
 from pipeline.models.dvrnn import DVRNN
-from pipeline.runs import checkpoint_path, write_run
-from pipeline.train import Spec, fit, seed_everything
+from pipeline.train import Spec
 
-METHODS = ("cws", "ssws", "reinforce", "baseline")
 N_CLASSES = 70
 
 
@@ -50,24 +52,41 @@ def training_set(data, method, rate, pattern, seed):
     return {"x": x, "labels": labels, "mask": mask}
 
 
-def run(cfg, method, rate, pattern, seed, data_path, out_dir, device, name):
+def run(cfg, method, group, rate, pattern, seed, data_path, out_dir, device):
     """Train one run and write model.pt, curve.tsv and metrics.json into out_dir."""
     data = np.load(data_path)
     train = training_set(data, method, rate, pattern, seed)
+    spec = spec_for(method, cfg, seed, str(out_dir))
+
+    def metrics(model, history):
+        last = history[-1]
+        return {"method": method, "group": group, "rate": rate, "pattern": pattern, "seed": seed,
+                "labelled_steps": int(train["mask"].sum()), "train_sequences": int(len(train["x"])),
+                **{k: last[k] for k in ("val_top1", "val_top5", "val_top10")},
+                "val_top10_best": max(r["val_top10"] for r in history[1:])}
+
+    return runs.train(out_dir, spec, lambda: build_model(cfg), batch_maker(train, cfg["batch_size"], device),
+                      accuracy_evaluator({"x": data["x_valid"], "labels": data["y_valid"]}, device,
+                                         particles=cfg["eval_particles"]), device,
+                      {"cfg": cfg, "method": method, "rate": rate, "pattern": pattern, "seed": seed,
+                       "device": str(device)}, data_path, metrics)
+
+
+@torch.no_grad()
+def score(cfg, method, group, rate, pattern, seed, data_path, run_dir, device):
+    """Evaluate a trained run: (arrays for generation.npz, numbers for scores.json).
+
+    teacher_forced_top{1,5,10}: validation accuracy of q(y_t | x, y_<t, z_<t) when the recurrence
+    is fed the true labels y_<t instead of q's own samples (free-running accuracy is in metrics.json;
+    the difference is the exposure-bias gap).  generation: one sample with y forced to the
+    characters of FIG4_TEXT (their durations from the reference rendering), seeded by the run's seed."""
+    data = np.load(data_path)
+    model = runs.load_trained(run_dir, build_model(cfg), device)
     valid = {"x": data["x_valid"], "labels": data["y_valid"]}
-    seed_everything(seed)                     # the initial weights depend on the seed alone
-    model = build_model(cfg)
-    spec = spec_for(method, cfg, seed, name)
-    ckpt = checkpoint_path(name, {"cfg": cfg, "method": method, "rate": rate, "pattern": pattern,
-                                  "seed": seed, "device": str(device)}, [data_path])
-    evaluate = accuracy_evaluator(valid, device, particles=cfg["eval_particles"])
-    history = fit(model, spec, batch_maker(train, cfg["batch_size"], device), evaluate,
-                  checkpoint=ckpt, device=device)
-    last = history[-1]
-    metrics = {"method": method, "rate": rate, "pattern": pattern, "seed": seed,
-               "labelled_steps": int(train["mask"].sum()), "train_sequences": int(len(train["x"])),
-               **{k: last[k] for k in ("val_top1", "val_top5", "val_top10")},
-               "val_top10_best": max(r["val_top10"] for r in history[1:])}
-    write_run(out_dir, model.cpu(), history, metrics)
-    ckpt.unlink(missing_ok=True)
-    return metrics
+    forced = accuracy_evaluator(valid, device, particles=cfg["eval_particles"], prefix="teacher_forced",
+                                teacher_forced=True)(model)
+    _, y = render_text(FIG4_TEXT)
+    torch.manual_seed(seed)
+    strokes = model.generate(torch.as_tensor(y, device=device), n=1)[0].cpu().numpy()
+    scores = {"method": method, "group": group, "rate": rate, "pattern": pattern, "seed": seed, **forced}
+    return {"x": strokes.astype(np.float32), "y": y}, scores

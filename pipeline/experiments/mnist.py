@@ -1,34 +1,32 @@
-"""The MNIST experiment (paper sec. 4.1): M2 trained by CWS, M1+M2, RWS or M1 with 100 labels."""
+"""The MNIST experiment (paper sec. 4.1): M2 trained by each method of methods.MNIST with 100 labels.
+
+run() trains one (method, seed) pair; score() evaluates it: the trained generative model's own
+classifier argmax p(y | x), and the reconstruction and class-swap grids of Fig. 2b/c."""
 import numpy as np
 import torch
 
-from pipeline import objectives
+from pipeline import methods, objectives, runs
 from pipeline.data.supervision import balanced_subset
 from pipeline.evaluate.classification import cluster_accuracy, topk_accuracy
 from pipeline.models.m2 import M2
-from pipeline.runs import checkpoint_path, write_run
-from pipeline.train import Spec, fit, seed_everything
+from pipeline.train import Spec
 
 N_CLASSES = 10
+GRID_DIGITS = 8            # validation digits in the Fig. 2b/c grids
 
 
-def spec_for(objective, cfg, seed, name):
-    """The Spec of one run.  All objectives share model, optimiser, lr, batches and epochs."""
-    common = dict(name=name, epochs=cfg["epochs"], lr=cfg["lr"], seed=seed, particles=cfg["particles"])
-    if objective == "cws":
-        return Spec(objective=objectives.cws, **common)
-    if objective == "ssws":
-        return Spec(objective=objectives.ssws, **common)
-    if objective == "rws":
-        return Spec(objective=objectives.rws, use_labels=False, **common)
-    alpha = cfg["alpha"]
-    m1m2 = lambda trace, mask: objectives.enumerated_m1m2(trace, mask, alpha=alpha)  # noqa: E731
-    common["particles"] = N_CLASSES
-    if objective == "m1m2":
-        return Spec(objective=m1m2, enumerate_y=True, **common)
-    if objective == "m1":
-        return Spec(objective=m1m2, enumerate_y=True, use_labels=False, **common)
-    raise ValueError(objective)
+def spec_for(method, cfg, seed, name):
+    """The Spec of one run.  All methods share model, optimiser, lr, batches and epochs."""
+    common = dict(name=name, epochs=cfg["epochs"], lr=cfg["lr"], seed=seed, particles=cfg["particles"],
+                  use_labels=methods.MNIST[method].uses_labels)
+    if method in ("cws", "rws"):
+        return Spec(objective={"cws": objectives.cws, "rws": objectives.rws}[method], **common)
+    if method in ("m1m2", "m1"):
+        alpha = cfg["alpha"]
+        common["particles"] = N_CLASSES
+        return Spec(objective=lambda trace, mask: objectives.enumerated_m1m2(trace, mask, alpha=alpha),
+                    enumerate_y=True, **common)
+    raise ValueError(f"unknown MNIST method {method!r}")
 
 
 def labelled_training_set(y_train, n_labels, seed):
@@ -41,7 +39,7 @@ def labelled_training_set(y_train, n_labels, seed):
 
 def batch_maker(x_train, labels, cfg, device):
     """Each batch: `batch_size` examples in shuffled order plus `labelled_per_batch` labelled ones
-    drawn with replacement, so the few labels are seen every step (shared by every objective)."""
+    drawn with replacement, so the few labels are seen every step (shared by every method)."""
     x = torch.as_tensor(x_train, device=device)
     y = torch.as_tensor(labels, device=device)
     labelled = np.flatnonzero(labels >= 0)
@@ -74,24 +72,47 @@ def build_model(cfg):
     return M2(x_dim=784, n_classes=N_CLASSES, z_dim=cfg["z_dim"], hidden=cfg["hidden"])
 
 
-def run(cfg, objective, seed, data_path, out_dir, device):
-    """Train one (objective, seed) pair and write model.pt, curve.tsv and metrics.json."""
+def run(cfg, method, seed, data_path, out_dir, device):
+    """Train one (method, seed) pair and write model.pt, curve.tsv and metrics.json into out_dir."""
     data = np.load(data_path)
     labels = labelled_training_set(data["y_train"], cfg["labels"], seed)
-    seed_everything(seed)                     # the initial weights depend on the seed alone
-    model = build_model(cfg)
-    name = f"train_mnist@{objective}-{seed}"
-    spec = spec_for(objective, cfg, seed, name)
-    ckpt = checkpoint_path(name, {"cfg": cfg, "objective": objective, "seed": seed, "device": str(device)}, [data_path])
-    history = fit(model, spec, batch_maker(data["x_train"], labels, cfg, device),
-                  evaluator(data["x_valid"], data["y_valid"], device), checkpoint=ckpt, device=device)
-    curve = [row["val_accuracy"] for row in history[1:]]
-    metrics = {"objective": objective, "seed": seed, "labels": int((labels >= 0).sum()),
+    spec = spec_for(method, cfg, seed, str(out_dir))
+
+    def metrics(model, history):
+        curve = [row["val_accuracy"] for row in history[1:]]
+        out = {"method": method, "seed": seed, "labels": int((labels >= 0).sum()),
                "val_accuracy": curve[-1], "val_accuracy_best": max(curve),
                "val_accuracy_mean_over_epochs": float(np.mean(curve)),
                "val_cluster_accuracy": history[-1]["val_cluster_accuracy"], "epochs": spec.epochs}
-    if "x_test" in data:
-        metrics["test_accuracy"] = evaluator(data["x_test"], data["y_test"], device)(model.eval())["val_accuracy"]
-    write_run(out_dir, model.cpu(), history, metrics)
-    ckpt.unlink(missing_ok=True)
-    return metrics
+        if "x_test" in data:
+            out["test_accuracy"] = evaluator(data["x_test"], data["y_test"], device)(model)["val_accuracy"]
+        return out
+
+    return runs.train(out_dir, spec, lambda: build_model(cfg), batch_maker(data["x_train"], labels, cfg, device),
+                      evaluator(data["x_valid"], data["y_valid"], device), device,
+                      {"cfg": cfg, "method": method, "seed": seed, "device": str(device)}, data_path, metrics)
+
+
+@torch.no_grad()
+def score(cfg, method, seed, data_path, run_dir, device, samples=8, chunk=250):
+    """Evaluate a trained run: (arrays for grids.npz, numbers for scores.json).
+
+    posterior_accuracy: accuracy of the generative model's own classifier argmax_y p(y | x), with
+    log p(x, y) estimated from `samples` importance samples per class (cluster-matched for methods
+    that never see a label).  grids: per validation digit, input; reconstruction from q's (y, z);
+    z inferred given the true y; then z fixed and y set to each class (Fig. 2b/c)."""
+    data = np.load(data_path)
+    model = runs.load_trained(run_dir, build_model(cfg), device)
+    x, y = torch.as_tensor(data["x_valid"], device=device), data["y_valid"]
+    torch.manual_seed(0)
+    predicted = torch.cat([model.joint_log_likelihood(x[i:i + chunk], samples).argmax(-1)
+                           for i in range(0, len(x), chunk)]).cpu().numpy()
+    posterior = (float((predicted == y).mean()) if methods.MNIST[method].uses_labels
+                 else cluster_accuracy(predicted, y, N_CLASSES))
+    pick = np.random.default_rng(0).choice(len(y), size=GRID_DIGITS, replace=False)
+    xs, ys = x[pick], torch.as_tensor(y[pick], device=device)
+    inferred, _ = model.reconstruct(xs)
+    given_y, _ = model.reconstruct(xs, ys)
+    grid = torch.cat([xs[:, None], inferred[:, None], given_y[:, None], model.vary_class(xs, ys)], 1)
+    scores = {"method": method, "seed": seed, "posterior_accuracy": posterior, "posterior_samples": samples}
+    return {"grid": grid.cpu().numpy().astype(np.float32), "digits": pick}, scores

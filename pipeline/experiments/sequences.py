@@ -22,10 +22,11 @@ def batch_maker(arrays, batch_size, device):
     return make_batches
 
 
-def accuracy_evaluator(arrays, device, ks=(1, 5, 10), particles=4, chunk=64, prefix="val"):
+def accuracy_evaluator(arrays, device, ks=(1, 5, 10), particles=4, chunk=64, prefix="val", teacher_forced=False):
     """evaluate(model) -> {val_top1, val_top5, ...}: top-k accuracy of q(y_t | x) over every
-    labelled step, with no label shown to the model (q's class probabilities averaged over particles)."""
-    tensors = {k: torch.as_tensor(v, device=device) for k, v in arrays.items() if k in ("x", "u")}
+    labelled step, q's class probabilities averaged over particles.  No label is shown to the
+    model, unless teacher_forced: then the recurrence is fed the true labels of earlier steps."""
+    tensors = {k: torch.as_tensor(v, device=device) for k, v in arrays.items() if k in ("x", "u", "labels")}
     labels = np.asarray(arrays["labels"])
     n = len(labels)
 
@@ -33,7 +34,8 @@ def accuracy_evaluator(arrays, device, ks=(1, 5, 10), particles=4, chunk=64, pre
         cuda = [torch.device(device)] if torch.device(device).type == "cuda" else []
         with torch.random.fork_rng(devices=cuda):   # evaluation noise: fixed, and kept out of training's stream
             torch.manual_seed(0)
-            probs = torch.cat([model.class_probabilities({k: v[i:i + chunk] for k, v in tensors.items()}, particles)
+            probs = torch.cat([model.class_probabilities({k: v[i:i + chunk] for k, v in tensors.items()}, particles,
+                                                         teacher_forced=teacher_forced)
                                for i in range(0, n, chunk)]).cpu().numpy()
         acc = topk_accuracy(probs.reshape(-1, probs.shape[-1]), labels.reshape(-1), ks)
         return {f"{prefix}_top{k}": v for k, v in acc.items()}

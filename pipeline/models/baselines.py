@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from pipeline.models.heads import BinnedHead
-from pipeline.models.m2 import mlp
+from pipeline.models.layers import mlp
 from pipeline.objectives import Trace
 
 

@@ -15,8 +15,8 @@ from torch import nn
 from torch.distributions import Categorical, Normal
 
 from pipeline.models.heads import GaussianHead, StrokeHead
-from pipeline.models.m2 import mlp
-from pipeline.objectives import Trace
+from pipeline.models.layers import mlp
+from pipeline.objectives import Trace, log_weights
 
 
 class DVRNN(nn.Module):
@@ -68,46 +68,74 @@ class DVRNN(nn.Module):
         """BiLSTM features of the whole sequence for q(y | x), [B, T, 2 q_hidden]."""
         return self.birnn(x if u is None else torch.cat([x, u], -1))[0]
 
-    # the trace -------------------------------------------------------------------------
+    # the recurrence ----------------------------------------------------------------------
+    def step(self, state, eu_t=None, ex_t=None, feat_t=None, label_t=None, mask_t=None, y_t=None):
+        """One step of the recurrence, shared by inference, classification and generation.
+
+        Inference (ex_t, the embedded x_t, given): y_t ~ q(y_t | feat_t, h_{t-1}) except where mask_t
+        holds, which takes label_t (teacher forcing); z_t ~ q(z_t | c_t, x_t, y_t), reparameterised.
+        Generation (ex_t None): y_t ~ p(y_t | c_t) unless y_t is given; z_t ~ p(z_t | c_t);
+        x_t ~ p(x_t | c_t, z_t, y_t).  Returns the new state (h, c) and the step's values.
+        """
+        h, c = state
+        ctx = self._context(h, eu_t)
+        out = {"ctx": ctx}
+        ey = None
+        if self.n_classes:
+            if ex_t is not None:
+                logits = self.q_y_head(torch.cat([feat_t, h], -1))
+                sampled = torch.multinomial(torch.softmax(logits.detach(), -1), 1)[:, 0]
+                y_t = sampled if mask_t is None else torch.where(mask_t, label_t.clamp(min=0), sampled)
+                out["q_logits"] = logits
+            elif y_t is None:
+                y_t = Categorical(logits=self.prior_y(ctx)).sample()
+            ey = self.embed_y(y_t)
+            out.update(y=y_t, ey=ey)
+        if ex_t is not None:
+            q_z = self._gaussian(self.encoder_z, self._with_y(ctx, ex_t, ey=ey))
+            z_t = q_z.rsample()
+            out.update(q_loc=q_z.loc, q_scale=q_z.scale)
+        else:
+            z_t = self._gaussian(self.prior_z, ctx).sample()
+        ez = self.embed_z(z_t)
+        if ex_t is None:
+            out["x"] = self.head.sample(self.decoder(self._with_y(ctx, ez, ey=ey)))
+            ex_t = self.embed_x(out["x"])
+        out.update(z=z_t, ez=ez)
+        return self.rnn(self._with_y(ex_t, ez, ey=ey), (h, c)), out
+
+    def recur(self, batch, K, state=None):
+        """Inference over {x [B, T, Dx], u?, labels?, mask?} with K particles folded into the batch
+        (rows k * B + b): every step's values stacked to [K * B, T, ...], and the final state.
+        Without a mask no step is labelled."""
+        x, u, mask = batch["x"], batch.get("u"), batch.get("mask")
+        B, T, _ = x.shape
+        rep = lambda a: a.repeat(K, *([1] * (a.dim() - 1)))  # noqa: E731  particle-major rows
+        none = [None] * T
+        # unbind once: indexing [:, t] inside the loop would cost O(T^2) in the backward pass
+        ex = rep(self.embed_x(x)).unbind(1)
+        eu = rep(self.embed_u(u)).unbind(1) if self.u_dim else none
+        feats = rep(self.y_features(x, u)).unbind(1) if self.n_classes else none
+        labels, mask = (rep(batch["labels"]).unbind(1), rep(mask).unbind(1)) if mask is not None else (none, none)
+        state = state if state is not None else self.initial_state(K * B, x.device)
+        steps = []
+        for t in range(T):
+            state, out = self.step(state, eu[t], ex[t], feats[t], labels[t], mask[t])
+            steps.append(out)
+        return {k: torch.stack([s[k] for s in steps], 1) for k in steps[0]}, state
+
     def forward(self, batch, K, state=None):
         """Trace of K particles for {x [B, T, Dx], labels [B, T], mask [B, T], u [B, T, Du]?}.
 
         Labelled steps use the label (teacher forcing); the rest sample y_t ~ q.  With `state`
-        (h, c) of K*B rows the recurrence starts there.  The final state is in trace.state.
+        (h, c) of K*B rows the recurrence starts there; trace.state is where it ends.
         """
-        x, labels, mask, u = batch["x"], batch["labels"], batch["mask"], batch.get("u")
+        x = batch["x"]
         B, T, _ = x.shape
-        N = K * B
-        rep = lambda a: a.repeat(K, *([1] * (a.dim() - 1)))  # noqa: E731  particle-major rows
-        # unbind once: indexing [:, t] inside the loop would cost O(T^2) in the backward pass
-        ex = rep(self.embed_x(x)).unbind(1)
-        eu = rep(self.embed_u(u)).unbind(1) if self.u_dim else None
-        feats = rep(self.y_features(x, u)).unbind(1) if self.n_classes else None
-        labels, mask = rep(labels).unbind(1), rep(mask).unbind(1)
-        h, c = state if state is not None else self.initial_state(N, x.device)
-        # The loop does only what sampling needs (q's parameters, the samples, the recurrence);
-        # every density is evaluated afterwards on whole [N, T] tensors at once.
-        steps = {k: [] for k in ("ctx", "y", "ey", "q_logits", "z", "ez", "q_loc", "q_scale")}
-        for t in range(T):
-            ctx = self._context(h, eu[t] if eu is not None else None)
-            ey = None
-            if self.n_classes:
-                logits = self.q_y_head(torch.cat([feats[t], h], -1))
-                sampled = torch.multinomial(torch.softmax(logits.detach(), -1), 1)[:, 0]
-                y_t = torch.where(mask[t], labels[t].clamp(min=0), sampled)
-                ey = self.embed_y(y_t)
-                steps["q_logits"].append(logits)
-                steps["y"].append(y_t)
-                steps["ey"].append(ey)
-            q_z = self._gaussian(self.encoder_z, self._with_y(ctx, ex[t], ey=ey))
-            z_t = q_z.rsample()
-            ez = self.embed_z(z_t)
-            for k, v in (("ctx", ctx), ("z", z_t), ("ez", ez), ("q_loc", q_z.loc), ("q_scale", q_z.scale)):
-                steps[k].append(v)
-            h, c = self.rnn(self._with_y(ex[t], ez, ey=ey), (h, c))
-        st = {k: torch.stack(v, 1) for k, v in steps.items() if v}          # [N, T, ...]
-        ctx, z, ez = st["ctx"], st["z"], st["ez"]
-        ey = st.get("ey")
+        # The loop does only what sampling needs; every density is evaluated afterwards on
+        # whole [N, T] tensors at once.
+        st, state = self.recur(batch, K, state)
+        ctx, z, ez, ey = st["ctx"], st["z"], st["ez"], st.get("ey")
         log_qz = Normal(st["q_loc"], st["q_scale"]).log_prob(z).sum(-1)
         log_pz = self._gaussian(self.prior_z, ctx).log_prob(z).sum(-1)
         log_px = self.head.log_prob(self.decoder(self._with_y(ctx, ez, ey=ey)), x.repeat(K, 1, 1))
@@ -119,28 +147,37 @@ class DVRNN(nn.Module):
         else:
             y, log_qy, log_py = zeros.long(), zeros, zeros
         view = lambda v: v.view(K, B, T)  # noqa: E731
-        trace = Trace(log_px=view(log_px), log_pz=view(log_pz), log_py=view(log_py), log_qz=view(log_qz),
-                      log_qy=view(log_qy), y=view(y), z=z.view(K, B, T, -1))
-        trace.state = (h, c)
-        return trace
+        return Trace(log_px=view(log_px), log_pz=view(log_pz), log_py=view(log_py), log_qz=view(log_qz),
+                     log_qy=view(log_qy), y=view(y), z=z.view(K, B, T, -1), state=state)
+
+    @torch.no_grad()
+    def class_probabilities(self, batch, K=4, teacher_forced=False):
+        """q(y_t | x, y_{<t}, z_{<t}) averaged over K particles: [B, T, C].  No label is given, so
+        y_{<t} are q's own samples; teacher_forced feeds the recurrence batch["labels"] instead
+        (where they are known, >= 0)."""
+        B, T, _ = batch["x"].shape
+        given = {"x": batch["x"], "u": batch.get("u")}
+        if teacher_forced:
+            given.update(labels=batch["labels"], mask=batch["labels"] >= 0)
+        st, _ = self.recur(given, K)
+        return torch.softmax(st["q_logits"], -1).view(K, B, T, -1).mean(0)
+
+    @torch.no_grad()
+    def condition(self, batch, K):
+        """Run the inference recurrence over a seed sequence with no labels: the final state of
+        each of K particles (rows k * B + b) and their log-weights [K, B]."""
+        x = batch["x"]
+        unlabelled = {"x": x, "u": batch.get("u"), "labels": torch.full(x.shape[:2], -1, device=x.device),
+                      "mask": torch.zeros(x.shape[:2], dtype=torch.bool, device=x.device)}
+        trace = self(unlabelled, K)
+        return trace.state, log_weights(trace, unlabelled["mask"])
 
     # generation ------------------------------------------------------------------------
     @torch.no_grad()
     def step_prior(self, state, u_t=None, y_t=None):
         """Sample one step from the generative model: (x_t, y_t, new state).  y_t may be forced."""
-        h, c = state
-        eu = self.embed_u(u_t) if self.u_dim else None
-        ctx = self._context(h, eu)
-        ey = None
-        if self.n_classes:
-            if y_t is None:
-                y_t = Categorical(logits=self.prior_y(ctx)).sample()
-            ey = self.embed_y(y_t)
-        z_t = self._gaussian(self.prior_z, ctx).sample()
-        ez = self.embed_z(z_t)
-        x_t = self.head.sample(self.decoder(self._with_y(ctx, ez, ey=ey)))
-        h, c = self.rnn(self._with_y(self.embed_x(x_t), ez, ey=ey), (h, c))
-        return x_t, y_t, (h, c)
+        state, out = self.step(state, eu_t=self.embed_u(u_t) if self.u_dim else None, y_t=y_t)
+        return out["x"], out.get("y"), state
 
     @torch.no_grad()
     def generate(self, y, n=1):
@@ -153,34 +190,3 @@ class DVRNN(nn.Module):
             x_t, _, state = self.step_prior(state, y_t=y[t].expand(n) if self.n_classes else None)
             xs.append(x_t)
         return torch.stack(xs, 1)
-
-    @torch.no_grad()
-    def class_probabilities(self, batch, K=4):
-        """q(y_t | x, y_{<t}, z_{<t}) with no label given, averaged over K particles: [B, T, C]."""
-        x, u = batch["x"], batch.get("u")
-        B, T, _ = x.shape
-        rep = lambda a: a.repeat(K, *([1] * (a.dim() - 1)))  # noqa: E731
-        ex = rep(self.embed_x(x))
-        eu = rep(self.embed_u(u)) if self.u_dim else None
-        feats = rep(self.y_features(x, u))
-        h, c = self.initial_state(K * B, x.device)
-        probs = []
-        for t in range(T):
-            ctx = self._context(h, eu[:, t] if eu is not None else None)
-            p = torch.softmax(self.q_y_head(torch.cat([feats[:, t], h], -1)), -1)
-            ey = self.embed_y(Categorical(probs=p).sample())
-            z_t = self._gaussian(self.encoder_z, self._with_y(ctx, ex[:, t], ey=ey)).sample()
-            h, c = self.rnn(self._with_y(ex[:, t], self.embed_z(z_t), ey=ey), (h, c))
-            probs.append(p)
-        return torch.stack(probs, 1).view(K, B, T, -1).mean(0)
-
-    @torch.no_grad()
-    def condition(self, batch, K):
-        """Run the inference recurrence over a seed sequence with no labels: the final state of
-        each of K particles (rows k * B + b) and their log-weights [K, B]."""
-        from pipeline.objectives import log_weights
-        x = batch["x"]
-        unlabelled = {**batch, "labels": torch.full(x.shape[:2], -1, device=x.device),
-                      "mask": torch.zeros(x.shape[:2], dtype=torch.bool, device=x.device)}
-        trace = self(unlabelled, K)
-        return trace.state, log_weights(trace, unlabelled["mask"])

@@ -11,16 +11,8 @@ from torch import nn
 from torch.distributions import Categorical, Normal
 import torch.nn.functional as F
 
+from pipeline.models.layers import mlp
 from pipeline.objectives import Trace
-
-
-def mlp(sizes, activation=nn.Softplus):
-    layers = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            layers.append(activation())
-    return nn.Sequential(*layers)
 
 
 class M2(nn.Module):

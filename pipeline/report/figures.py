@@ -7,24 +7,19 @@ import numpy as np  # noqa: E402
 
 from pipeline.report.tables import ACCURACY, mean_ci  # noqa: E402
 
-COLOURS = {"cws": "tab:green", "ssws": "tab:orange", "m1m2": "tab:blue", "reinforce": "tab:olive",
-           "rws": "tab:purple", "m1": "tab:gray", "baseline": "tab:blue", "vrnn": "tab:red", "rnn": "tab:brown"}
-LABELS = {"cws": "CWS", "ssws": "SSWS", "m1m2": "M1+M2", "reinforce": "REINFORCE (M1+M2)",
-          "rws": "RWS", "m1": "M1", "baseline": "IWAE + classifier (labelled subset)",
-          "vrnn": "VRNN", "rnn": "RNN"}
 
-
-def curves_with_bands(curves, x="epoch", y="val_accuracy", ylabel="validation accuracy", title=None, ax=None,
-                      bounds=ACCURACY):
-    """curves: {method: [DataFrame per seed]} -> mean line and 95% band over seeds per method."""
+def curves_with_bands(curves, registry, x="epoch", y="val_accuracy", ylabel="validation accuracy", title=None,
+                      ax=None, bounds=ACCURACY):
+    """curves: {method: [DataFrame per seed]} -> mean line and 95% band over seeds per method,
+    labelled and coloured by the experiment's method registry (methods.py)."""
     if ax is None:
         fig, ax = plt.subplots(figsize=(6, 4))
     for method, frames in curves.items():
         xs = frames[0][x].to_numpy()
         table = np.stack([f[y].to_numpy() for f in frames])
         stats = np.array([mean_ci(col, bounds=bounds) for col in table.T])
-        colour = COLOURS.get(method)
-        ax.plot(xs, stats[:, 0], color=colour, label=f"{LABELS.get(method, method)} (n={len(frames)})")
+        colour = registry[method].colour
+        ax.plot(xs, stats[:, 0], color=colour, label=f"{registry[method].label} (n={len(frames)})")
         ax.fill_between(xs, stats[:, 1], stats[:, 2], color=colour, alpha=0.2, linewidth=0)
     ax.set_xlabel(x)
     ax.set_ylabel(ylabel)

@@ -1,43 +1,32 @@
-"""The Fly-vs-Fly report page: Table 1 (ours beside the paper's), Fig. 5b tracks, Fig. 6 KDEs."""
+"""The Fly-vs-Fly report page: Table 1 (ours beside the paper's), Fig. 5b tracks, Fig. 6 KDEs.
+Reads the run and score files of the runs it is given; loads no model."""
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 
-from pipeline import PipelineError
-from pipeline.evaluate.continuations import scott_bandwidth
-from pipeline.io import read_json, write_json
+from pipeline import layout, methods
+from pipeline.evaluate.kde import scott_bandwidth
+from pipeline.io import write_json
 from pipeline.report.pages import embed, render
+from pipeline.report.runs import read_arrays, read_runs
 from pipeline.report.tables import ACCURACY, fmt_col, summarise
 
-MODELS = ("cws", "rws", "vrnn", "rnn")
-NAMES = {"cws": "CWS+DVRNN", "rws": "RWS+DVRNN", "vrnn": "VRNN", "rnn": "RNN"}
+MODELS = tuple(methods.FLIES)
+NAMES = {k: m.label for k, m in methods.FLIES.items()}
 PAPER = {"cws": (-780.1, -851.5), "rws": (-901.8, -853.9), "vrnn": (-962.0, -879.8), "rnn": (-931.0, -921.2)}
 PAPER_ORDER = "CWS+DVRNN > RWS+DVRNN > VRNN > RNN"
 
 
-def load_runs(runs_dir, seeds):
-    rows = []
-    for model in MODELS:
-        for seed in seeds:
-            folder = Path(runs_dir) / f"{model}-s{seed}"
-            for name in ("metrics.json", "kde.json"):
-                if not (folder / name).exists():
-                    raise PipelineError(f"{folder}/{name}: missing; run `dvc repro` to produce it")
-            rows.append({**read_json(folder / "metrics.json"), **read_json(folder / "kde.json")})
-    return pd.DataFrame(rows)
-
-
-def diagnostics(runs_dir, seeds):
+def diagnostics(frame, fps):
     """Why a model scores as it does: how spread its samples are, how far their mean is from the
     truth, and how fast its flies move, averaged over seed windows, steps and training seeds."""
     rows = []
     for model in MODELS:
         values = []
-        for seed in seeds:
-            d = np.load(Path(runs_dir) / f"{model}-s{seed}" / "continuations.npz")
-            pos, truth, fps = d["positions"], d["truth"], 30.0
+        for folder in frame[frame.method == model].folder:
+            d = read_arrays("flies", folder)
+            pos, truth = d["positions"], d["truth"]
             values.append([pos.std(1).mean(), np.linalg.norm(pos.mean(1) - truth, axis=-1).mean(),
                            np.linalg.norm(np.diff(pos, axis=2), axis=-1).mean() * fps,
                            np.linalg.norm(np.diff(truth, axis=1), axis=-1).mean() * fps])
@@ -48,11 +37,11 @@ def diagnostics(runs_dir, seeds):
 
 
 def ordering(summary, column):
-    return " > ".join(NAMES[m] for m in summary.sort_values(column, ascending=False).model)
+    return " > ".join(NAMES[m] for m in summary.sort_values(column, ascending=False).method)
 
 
 def claims(summary):
-    by = summary.set_index("model")
+    by = summary.set_index("method")
     out = []
     for fly, col in ((1, "kde_fly1"), (2, "kde_fly2")):
         best = by[col].idxmax()
@@ -73,21 +62,23 @@ def claims(summary):
     return out
 
 
-def fig5b(runs, seed, n_windows=4):
-    """Rows: seed windows; columns: the true continuation, then one sample of each model."""
-    first = np.load(Path(runs) / f"cws-s{seed}" / "continuations.npz")
+def fig5b(folders, n_windows=4):
+    """Rows: seed windows; columns: the true continuation, then one sample of each model.
+    folders: {model: run folder} of one training seed."""
+    data = {m: read_arrays("flies", f) for m, f in folders.items()}
+    first = data[MODELS[0]]
     n = min(n_windows, len(first["truth"]))
     cols = ["true"] + list(MODELS)
     fig, axes = plt.subplots(n, len(cols), figsize=(2.2 * len(cols), 2.2 * n), squeeze=False)
     for j, col in enumerate(cols):
-        data = first if col == "true" else np.load(Path(runs) / f"{col}-s{seed}" / "continuations.npz")
+        d = first if col == "true" else data[col]
         for i in range(n):
             ax = axes[i, j]
-            r = float(data["radius"][i])
+            r = float(d["radius"][i])
             ax.add_patch(plt.Circle((0, 0), r, fill=False, color="0.6"))
-            track = data["truth"][i] if col == "true" else data["positions"][i, 0]
+            track = d["truth"][i] if col == "true" else d["positions"][i, 0]
             for fly, (seed_c, cont_c, end_c) in enumerate((("black", "purple", "red"), ("0.5", "orange", "blue"))):
-                s = data["seed_track"][i, :, fly]
+                s = d["seed_track"][i, :, fly]
                 ax.plot(s[:, 0], s[:, 1], color=seed_c, linewidth=0.8)
                 ax.plot(track[:, fly, 0], track[:, fly, 1], color=cont_c, linewidth=0.8)
                 ax.plot(track[-1, fly, 0], track[-1, fly, 1], "x", color=end_c, markersize=5)
@@ -101,12 +92,13 @@ def fig5b(runs, seed, n_windows=4):
     return fig
 
 
-def fig6(runs, seed, floor, window=0):
-    """KDE of each fly's sampled position at three steps, per model, true position marked."""
-    data = {m: np.load(Path(runs) / f"{m}-s{seed}" / "continuations.npz") for m in MODELS}
-    H = data["cws"]["positions"].shape[2]
+def fig6(folders, floor, window=0):
+    """KDE of each fly's sampled position at three steps, per model, true position marked.
+    folders: {model: run folder} of one training seed."""
+    data = {m: read_arrays("flies", f) for m, f in folders.items()}
+    H = data[MODELS[0]]["positions"].shape[2]
     steps = sorted({max(0, H // 10 - 1), H // 2 - 1, H - 1})
-    r = float(data["cws"]["radius"][window])
+    r = float(data[MODELS[0]]["radius"][window])
     grid = np.linspace(-r, r, 90)
     gx, gy = np.meshgrid(grid, grid)
     points = np.stack([gx, gy], -1)
@@ -132,26 +124,30 @@ def fig6(runs, seed, floor, window=0):
     return fig
 
 
-def build(params, cfg, runs_dir="runs/flies", out_html="reports/flies.html", fig_dir="reports/figures",
-          summary_json="reports/flies_summary.json"):
-    seeds = params["seeds"]
-    frame = load_runs(runs_dir, seeds)
-    summary = summarise(frame, "model", ["kde_fly1", "kde_fly2"])
-    table = [{"model": NAMES[r.model], "n": r.n, "fly1": fmt_col(r, "kde_fly1"),
+def build(params, cfg, run_dirs, data_path, out_html, fig_dir, summary_json):
+    frame, _ = read_runs("flies", run_dirs)
+    seeds = sorted(frame.seed.unique().tolist())
+    with np.load(data_path) as data:
+        fps = float(data["fps"])
+    summary = summarise(frame, "method", ["kde_fly1", "kde_fly2"])
+    table = [{"model": NAMES[r.method], "n": r.n, "fly1": fmt_col(r, "kde_fly1"),
               "fly2": fmt_col(r, "kde_fly2"),
-              "paper1": PAPER[r.model][0], "paper2": PAPER[r.model][1]} for _, r in summary.iterrows()]
-    cws = frame[frame.model == "cws"]
-    accuracy = {k: summarise(cws, "model", [k], bounds=ACCURACY).iloc[0] for k in ("test_annotated_top1", "test_all_frames_top1") if k in cws}
+              "paper1": PAPER[r.method][0], "paper2": PAPER[r.method][1]} for _, r in summary.iterrows()]
+    cws = frame[frame.method == "cws"]
+    accuracy = {k: summarise(cws, "method", [k], bounds=ACCURACY).iloc[0]
+                for k in ("test_annotated_top1", "test_all_frames_top1") if k in cws}
     accuracy = {k: fmt_col(v, k, 100) for k, v in accuracy.items()}
     found = claims(summary)
-    fig_dir = Path(fig_dir)
-    tracks = embed(fig5b(runs_dir, seeds[0]), fig_dir / "flies_fig5b.png")
-    kdes = embed(fig6(runs_dir, seeds[0], cfg["kde_floor_mm"]), fig_dir / "flies_fig6.png")
-    write_json(summary_json, {"table1": {r.model: {"fly1": r.kde_fly1, "fly2": r.kde_fly2} for _, r in summary.iterrows()},
-                              "claims": found})
-    first = frame.iloc[0]
+    first = {r.method: r.folder for _, r in frame[frame.seed == seeds[0]].iterrows()}
+    names = [Path(fig_dir) / name for name in layout.FIGURE_NAMES["flies"]]
+    tracks = embed(fig5b(first), names[0])
+    kdes = embed(fig6(first, cfg["kde_floor_mm"]), names[1])
+    write_json(summary_json, {"table1": {r.method: {"fly1": r.kde_fly1, "fly2": r.kde_fly2}
+                                         for _, r in summary.iterrows()},
+                              "claims": found, "runs": list(map(str, run_dirs))})
+    row = frame.iloc[0]
     render("flies.html.j2", out_html, title="Fly-vs-Fly: continuations scored by KDE (paper Table 1, Fig. 5b, 6)",
-           table=table, diagnostics=diagnostics(runs_dir, seeds), claims=found, accuracy=accuracy, fig_tracks=tracks, fig_kde=kdes, cfg=cfg,
-           windows=int(first.windows), horizon=int(first.horizon), continuations=int(first.continuations),
-           profile=params["profile"], seeds=seeds)
+           table=table, diagnostics=diagnostics(frame, fps), claims=found, accuracy=accuracy, fig_tracks=tracks,
+           fig_kde=kdes, cfg=cfg, windows=int(row.windows), horizon=int(row.horizon),
+           continuations=int(row.continuations), profile=params["profile"], seeds=seeds)
     return found

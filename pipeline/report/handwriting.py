@@ -1,41 +1,22 @@
-"""The handwriting report page: Fig. 3 (left, right), the variable-supervision table, Fig. 4."""
+"""The handwriting report page: Fig. 3 (left, right), the variable-supervision table, Fig. 4.
+Reads the run and score files of the runs it is given; loads no model."""
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import torch
 
-from pipeline import PipelineError
+from pipeline import layout, methods
 from pipeline.data.handwriting import FIG4_TEXT, render_text, to_polylines
-from pipeline.experiments.handwriting import build_model
-from pipeline.io import read_json, write_json
+from pipeline.io import write_json
 from pipeline.report import figures
 from pipeline.report.pages import embed, render
+from pipeline.report.runs import curves_by, read_arrays, read_runs
 from pipeline.report.tables import ACCURACY, fmt_col, summarise
-from pipeline.runs import load_model
 
 TOPK = ("val_top1", "val_top5", "val_top10")
-
-
-def _read(folder):
-    if not (folder / "metrics.json").exists():
-        raise PipelineError(f"{folder}/metrics.json: missing; run `dvc repro` to train it")
-    return read_json(folder / "metrics.json"), pd.read_csv(folder / "curve.tsv", sep="\t")
-
-
-def load_runs(runs_dir, rates, seeds):
-    """Three frames of final metrics (main, rates, variable) and the main runs' curves."""
-    runs_dir = Path(runs_dir)
-    main, curves = [], {}
-    for method in ("cws", "ssws", "reinforce", "baseline"):
-        for seed in seeds:
-            metrics, curve = _read(runs_dir / "main" / f"{method}-s{seed}")
-            main.append(metrics)
-            curves.setdefault(method, []).append(curve)
-    sweep = [_read(runs_dir / "rates" / f"{m}-r{r}-s{s}")[0] for m in ("cws", "baseline") for r in rates for s in seeds]
-    variable = [_read(runs_dir / "variable" / f"{m}-s{s}")[0] for m in ("cws", "ssws") for s in seeds]
-    return pd.DataFrame(main), pd.DataFrame(sweep), pd.DataFrame(variable), curves
+FORCED = tuple(k.replace("val", "teacher_forced") for k in TOPK)
+LABELS = {k: m.label for k, m in methods.HANDWRITING.items()}
 
 
 def rate_table(main, sweep):
@@ -54,7 +35,7 @@ def fig3_right(table):
         for method, group in table.groupby("method"):
             err = np.stack([group[k] - group[k + "_low"], group[k + "_high"] - group[k]])
             ax.errorbar(group.rate, group[k], yerr=err, marker="o", capsize=3,
-                        color=figures.COLOURS[method], label=figures.LABELS[method])
+                        color=methods.HANDWRITING[method].colour, label=LABELS[method])
         ax.set_xscale("log", base=2)
         ax.set_xlabel("supervision rate")
         ax.set_title(k.replace("val_", ""))
@@ -77,20 +58,16 @@ def fig4(samples, mean, std):
     return fig
 
 
-def generations(runs_dir, cfg, params, rates, mean, std):
-    """One sample per model, y forced to the rendered characters of FIG4_TEXT."""
-    reference, y = render_text(FIG4_TEXT)
+def generations(frame, mean, std):
+    """(row label, strokes) for Fig. 4: the reference rendering, then each first-seed run's sample
+    (main runs, then the rates), read from the runs' generation.npz."""
+    reference, _ = render_text(FIG4_TEXT)
     ref_std = (reference[:, :2] - mean) / std
     samples = [("reference: the text rendered from the Hershey font", np.column_stack([ref_std, reference[:, 2:]]))]
-    seed, rate = params["seeds"][0], params["supervision"]
-    models = [(f"{figures.LABELS[m]}, {100 * rate:g}% supervision", Path(runs_dir) / "main" / f"{m}-s{seed}")
-              for m in ("cws", "ssws", "reinforce", "baseline")]
-    models += [(f"{figures.LABELS[m]}, {100 * r:g}% supervision", Path(runs_dir) / "rates" / f"{m}-r{r}-s{seed}")
-               for r in rates for m in ("cws", "baseline")]
-    for label, folder in models:
-        model = load_model(folder / "model.pt", build_model(cfg)).eval()
-        torch.manual_seed(seed)
-        samples.append((label, model.generate(y, n=1)[0].numpy()))
+    first = frame[frame.seed == frame.seed.min()]
+    shown = pd.concat([first[first.group == "main"], first[first.group == "rates"].sort_values("rate", kind="stable")])
+    for _, r in shown.iterrows():
+        samples.append((f"{LABELS[r.method]}, {100 * r.rate:g}% supervision", read_arrays("handwriting", r.folder)["x"]))
     return samples
 
 
@@ -150,34 +127,35 @@ def _compare(a, b, col):
     return "not reproduced"
 
 
-def build(params, cfg, runs_dir="runs/handwriting", data_path="data/prepared/handwriting.npz",
-          out_html="reports/handwriting.html", fig_dir="reports/figures", summary_json="reports/handwriting_summary.json"):
-    seeds, rates = params["seeds"], cfg["rates"]
-    main, sweep, variable, curves = load_runs(runs_dir, rates, seeds)
-    data = np.load(data_path)
-    main_summary = summarise(main, "method", list(TOPK), bounds=ACCURACY)
-    variable_summary = summarise(variable, "method", list(TOPK), bounds=ACCURACY)
+def build(params, cfg, run_dirs, data_path, out_html, fig_dir, summary_json):
+    frame, curves = read_runs("handwriting", run_dirs)
+    main, sweep, variable = (frame[frame.group == g] for g in ("main", "rates", "variable"))
+    seeds = sorted(frame.seed.unique().tolist())
+    with np.load(data_path) as data:
+        mean, std, source = data["mean"], data["std"], str(data["source"])
+        n_train, n_valid, seq_len = len(data["x_train"]), len(data["x_valid"]), data["x_train"].shape[1]
+    main_summary = summarise(main, "method", list(TOPK + FORCED), bounds=ACCURACY)
+    variable_summary = summarise(variable, "method", list(TOPK + FORCED), bounds=ACCURACY)
     rates_summary = rate_table(main, sweep)
-    fig_dir = Path(fig_dir)
-    left = embed(figures.curves_with_bands(curves, y="val_top10", ylabel="top-10 validation accuracy",
-                                           title=f"{100 * params['supervision']:g}% supervision"),
-                 fig_dir / "handwriting_fig3_left.png")
-    right = embed(fig3_right(rates_summary), fig_dir / "handwriting_fig3_right.png")
-    ink = embed(fig4(generations(runs_dir, cfg, params, rates, data["mean"], data["std"]), data["mean"], data["std"]),
-                fig_dir / "handwriting_fig4.png")
+    fig_names = [Path(fig_dir) / name for name in layout.FIGURE_NAMES["handwriting"]]
+    left = embed(figures.curves_with_bands(curves_by(main, curves, "method"), methods.HANDWRITING, y="val_top10",
+                                           ylabel="top-10 validation accuracy",
+                                           title=f"{100 * params['supervision']:g}% supervision"), fig_names[0])
+    right = embed(fig3_right(rates_summary), fig_names[1])
+    ink = embed(fig4(generations(frame, mean, std), mean, std), fig_names[2])
     found = claims(main_summary, rates_summary, variable_summary, params["supervision_pattern"], params["supervision"])
 
     def rows(summary, label):
-        return [{"label": label(r), "n": r.n, **{k: fmt_col(r, k, 100) for k in TOPK}}
+        return [{"label": label(r), "n": r.n, **{k: fmt_col(r, k, 100) for k in TOPK + FORCED if k in r}}
                 for _, r in summary.iterrows()]
-    by_method = lambda r: figures.LABELS[r.method]  # noqa: E731
+    by_method = lambda r: LABELS[r.method]  # noqa: E731
     write_json(summary_json, {
-        "main": {r.method: {k: r[k] for k in TOPK} for _, r in main_summary.iterrows()},
-        "variable": {r.method: {k: r[k] for k in TOPK} for _, r in variable_summary.iterrows()},
-        "claims": found})
+        "main": {r.method: {k: r[k] for k in TOPK + FORCED} for _, r in main_summary.iterrows()},
+        "variable": {r.method: {k: r[k] for k in TOPK + FORCED} for _, r in variable_summary.iterrows()},
+        "claims": found, "runs": list(map(str, run_dirs))})
     render("handwriting.html.j2", out_html, title="Handwriting: DVRNN on pen strokes (paper Fig. 3, 4)",
            claims=found, main_rows=rows(main_summary, by_method), variable_rows=rows(variable_summary, by_method),
-           rate_rows=rows(rates_summary, lambda r: f"{figures.LABELS[r.method]}, {100 * r.rate:g}%"), fig_left=left, fig_right=right, fig_ink=ink, cfg=cfg, params=params,
-           source=str(data["source"]), n_train=len(data["x_train"]), n_valid=len(data["x_valid"]),
-           seq_len=data["x_train"].shape[1], profile=params["profile"], seeds=seeds)
+           rate_rows=rows(rates_summary, lambda r: f"{LABELS[r.method]}, {100 * r.rate:g}%"), fig_left=left,
+           fig_right=right, fig_ink=ink, cfg=cfg, params=params, source=source, n_train=n_train, n_valid=n_valid,
+           seq_len=seq_len, profile=params["profile"], seeds=seeds)
     return found

@@ -1,17 +1,21 @@
-"""reports/index.html: every claim of the paper with our number and a verdict, links to the
-experiment pages, and the run's provenance (profile, sources, seeds, commit, device, wall time)."""
+"""reports/index.html: every claim of the paper with our number and a verdict, and links to the
+experiment pages; reports/provenance.html: what produced them (commit, software, device, wall time).
+
+The index is a DVC output and depends only on the experiments' summaries, so it is the same on
+every run that gives the same numbers.  Provenance changes on every run; it is written beside the
+index but is not a DVC output."""
 import platform
 import subprocess
+from importlib import metadata
 from pathlib import Path
 
-import torch
-
+from pipeline import layout
 from pipeline.io import read_json, write_json
 from pipeline.report.pages import render
 
-EXPERIMENTS = (("mnist", "MNIST (sec. 4.1, Fig. 2)", "mnist.html"),
-               ("handwriting", "Handwriting (sec. 4.2, Fig. 3, 4)", "handwriting.html"),
-               ("flies", "Fly-vs-Fly (sec. 4.3, Table 1, Fig. 5, 6)", "flies.html"))
+EXPERIMENTS = {"mnist": ("MNIST (sec. 4.1, Fig. 2)", "mnist.html"),
+               "handwriting": ("Handwriting (sec. 4.2, Fig. 3, 4)", "handwriting.html"),
+               "flies": ("Fly-vs-Fly (sec. 4.3, Table 1, Fig. 5, 6)", "flies.html")}
 
 
 def git_commit(root="."):
@@ -27,15 +31,16 @@ def git_commit(root="."):
         return "unknown (not a git checkout)"
 
 
-def stage_rows(runs_dir="runs"):
-    """One row per timed stage (training and scoring runs write a timing file), in path order."""
+def stage_rows(experiment, run_dirs):
+    """One row per training and scoring stage of the given runs that left a timing file (a run
+    restored from the DVC cache has none)."""
     rows = []
-    for path in sorted(Path(runs_dir).rglob("*timing.json")):
-        t = read_json(path)
-        run = path.parent.relative_to(runs_dir).as_posix()
-        rows.append({"experiment": run.split("/")[0], "run": run,
-                     "kind": "scoring" if path.name.startswith("score") else "training",
-                     "seconds": round(t["seconds"], 1), "device": t["device"]})
+    for folder in map(Path, run_dirs):
+        for name, kind in ((layout.TRAIN_TIME, "training"), (layout.SCORE_TIME, "scoring")):
+            if (folder / name).exists():
+                t = read_json(folder / name)
+                rows.append({"experiment": experiment, "run": folder.as_posix(), "kind": kind,
+                             "seconds": round(t["seconds"], 1), "device": t["device"]})
     return rows
 
 
@@ -58,24 +63,27 @@ def headline(summaries):
             "flies_kde": {f"{k}_{fly}": v[fly] for k, v in flies["table1"].items() for fly in ("fly1", "fly2")}}
 
 
-def build(params, summaries, out_html="reports/index.html", out_json="reports/summary.json", runs_dir="runs"):
-    sections = []
-    for key, title, page in EXPERIMENTS:
-        claims = summaries[key]["claims"]
-        sections.append({"title": title, "page": page, "claims": claims})
+def provenance(params, summaries):
+    rows = [r for name, s in summaries.items() for r in stage_rows(name, s.get("runs", []))]
+    return {"commit": git_commit(), "torch": metadata.version("torch"), "python": platform.python_version(),
+            "dvc": metadata.version("dvc"),
+            "times": [{"experiment": k, "stages": n, "minutes": round(s / 60, 1), "devices": ", ".join(sorted(d))}
+                      for k, (n, s, d) in stage_times(rows).items()],
+            "stages": rows}
+
+
+def build(params, summaries, out_html, out_json, out_provenance):
+    sections = [{"title": title, "page": page, "claims": summaries[key]["claims"]}
+                for key, (title, page) in EXPERIMENTS.items()]
     verdicts = [c["verdict"] for s in sections for c in s["claims"]]
     counts = {v: verdicts.count(v) for v in dict.fromkeys(verdicts)}
-    rows = stage_rows(runs_dir)
-    times = stage_times(rows)
-    provenance = {
-        "profile": params["profile"], "seeds": params["seeds"], "commit": git_commit(),
-        "sources": {k: params[k]["source"] for k in ("mnist", "handwriting", "flies")},
-        "supervision": params["supervision"], "supervision_pattern": params["supervision_pattern"],
-        "torch": torch.__version__, "python": platform.python_version(),
-        "times": [{"experiment": k, "stages": n, "minutes": round(s / 60, 1), "devices": ", ".join(sorted(d))}
-                  for k, (n, s, d) in times.items()],
-        "stages": rows}
+    setup = {"profile": params["profile"], "seeds": params["seeds"],
+             "sources": {k: params[k]["source"] for k in EXPERIMENTS},
+             "supervision": params["supervision"], "supervision_pattern": params["supervision_pattern"]}
     write_json(out_json, {"verdicts": counts, **headline(summaries)})
     render("index.html.j2", out_html, title="Semi-supervised Sequential Generative Models: reproduction",
-           sections=sections, counts=counts, prov=provenance, profile=params["profile"], seeds=params["seeds"])
+           sections=sections, counts=counts, setup=setup, provenance_page=Path(out_provenance).name,
+           profile=params["profile"], seeds=params["seeds"])
+    render("provenance.html.j2", out_provenance, title="Provenance of the last run", setup=setup,
+           prov=provenance(params, summaries), profile=params["profile"], seeds=params["seeds"])
     return counts

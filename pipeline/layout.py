@@ -1,0 +1,38 @@
+"""Where the pipeline's files live, each name written once.  The stage graph (graph.py) builds every
+path of dvc.yaml from these, stages receive their paths as arguments, and the run and report code
+names the files inside a run folder from here."""
+
+RAW = "data/raw"                       # downloads (not DVC outputs: their names depend on the source)
+CHECKED = "data/params.checked"        # written by check_params; every stage depends on it
+
+
+def prepared(experiment):
+    return f"data/prepared/{experiment}.npz"
+
+
+# Inside a run folder: what training writes (DVC outputs) ...
+MODEL, METRICS, CURVE = "model.pt", "metrics.json", "curve.tsv"
+# ... what scoring writes: one JSON of numbers and one npz of arrays per run ...
+SCORES = {"mnist": ("scores.json", "grids.npz"),
+          "handwriting": ("scores.json", "generation.npz"),
+          "flies": ("kde.json", "continuations.npz")}
+# ... and wall times, which are not DVC outputs (they differ on every run; dvc.lock must not).
+TRAIN_TIME, SCORE_TIME = "timing.json", "score_timing.json"
+
+REPORTS = "reports"
+FIGURES = "reports/figures"
+FIGURE_NAMES = {"mnist": ("mnist_fig2a.png", "mnist_fig2b.png", "mnist_fig2c.png"),
+                "handwriting": ("handwriting_fig3_left.png", "handwriting_fig3_right.png", "handwriting_fig4.png"),
+                "flies": ("flies_fig5b.png", "flies_fig6.png")}
+
+
+def page(name):
+    return f"{REPORTS}/{name}.html"
+
+
+def summary(experiment):
+    return f"{REPORTS}/{experiment}_summary.json"
+
+
+HEADLINE = f"{REPORTS}/summary.json"           # the flat headline metrics (dvc metrics show)
+PROVENANCE = f"{REPORTS}/provenance.html"      # commit, software, wall times: not a DVC output

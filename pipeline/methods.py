@@ -1,0 +1,44 @@
+"""The compared methods of each experiment, one registry per experiment.  The stage graph runs every
+method listed here, the experiment code builds each by name, and the reports label and colour them.
+`uses_labels` is False for the unsupervised methods, whose classes carry no names."""
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Method:
+    label: str
+    colour: str
+    uses_labels: bool = True
+
+
+MNIST = {
+    "cws": Method("CWS", "tab:green"),
+    "m1m2": Method("M1+M2", "tab:blue"),
+    "rws": Method("RWS", "tab:purple", uses_labels=False),
+    "m1": Method("M1", "tab:gray", uses_labels=False),
+}
+
+HANDWRITING = {
+    "cws": Method("CWS", "tab:green"),
+    "ssws": Method("SSWS", "tab:orange"),
+    "reinforce": Method("REINFORCE (M1+M2)", "tab:olive"),
+    "baseline": Method("IWAE + classifier (labelled subset)", "tab:blue"),
+}
+# Which methods each handwriting comparison trains:
+#   main      every method at `supervision`, `supervision_pattern` (Fig. 3 left)
+#   rates     CWS against the baseline at each of handwriting.rates, uniform (Fig. 3 right)
+#   variable  CWS against SSWS at `supervision`, rates varying between sequences (sec. 3.3.2)
+HANDWRITING_GROUPS = {
+    "main": ("cws", "ssws", "reinforce", "baseline"),
+    "rates": ("cws", "baseline"),
+    "variable": ("cws", "ssws"),
+}
+
+FLIES = {
+    "cws": Method("CWS+DVRNN", "tab:green"),
+    "rws": Method("RWS+DVRNN", "tab:purple", uses_labels=False),
+    "vrnn": Method("VRNN", "tab:red", uses_labels=False),
+    "rnn": Method("RNN", "tab:brown", uses_labels=False),
+}
+
+REGISTRY = {"mnist": MNIST, "handwriting": HANDWRITING, "flies": FLIES}

@@ -1,0 +1,13 @@
+"""Score one trained MNIST run: its generative model's own classifier and the Fig. 2b/c grids."""
+from pipeline import methods, runs
+from pipeline.cli import run, run_parser
+from pipeline.experiments import mnist
+
+
+def main():
+    a = run_parser(__doc__, methods.MNIST, scoring=True).parse_args()
+    runs.score_stage("mnist", a.run, lambda cfg, device: mnist.score(cfg, a.method, a.seed, a.data, a.run, device))
+
+
+if __name__ == "__main__":
+    run(main)

@@ -3,7 +3,12 @@ path of dvc.yaml from these, stages receive their paths as arguments, and the ru
 names the files inside a run folder from here."""
 
 RAW = "data/raw"                       # downloads (not DVC outputs: their names depend on the source)
-CHECKED = "data/params.checked"        # written by check_params; every stage depends on it
+CODE = "data/code"                     # check_params writes one fingerprint per stage entry point here
+
+
+def fingerprint(module):
+    """The file listing the hash of every source file `module` runs; its stages depend on it."""
+    return f"{CODE}/{module}.sha256"
 
 
 def prepared(experiment):

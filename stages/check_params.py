@@ -1,25 +1,26 @@
-"""Check params.yaml and the stage graph before any other stage runs (every stage depends on this).
+"""Check params.yaml and the stage graph, and fingerprint each stage's code, before any other stage runs.
 
 A bad value stops `dvc repro` here, with one line naming the key, before DVC removes any other
-stage's outputs.  The output's content never changes while the params are valid, so a valid change
-re-runs only the stages that read the changed keys."""
+stage's outputs.  Each output lists the hash of every source file one stage entry point runs;
+stages depend on their entry point's list, so a code change re-runs exactly the stages that run
+the changed code, and a valid change of params leaves every list as it was."""
 import argparse
+from pathlib import Path
 
 from pipeline import PipelineError, config, graph
 from pipeline.cli import run
 from pipeline.io import write_text
 
-OK = "params.yaml is valid and dvc.yaml matches it\n"
-
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", required=True, help="the file every stage depends on")
+    parser.add_argument("--out", nargs="+", required=True, help="fingerprint files, data/code/<module>.sha256")
     args = parser.parse_args()
     problem = graph.current(config.load())
     if problem:
         raise PipelineError(f"{problem}; run `python -m pipeline.graph` to regenerate dvc.yaml, then `dvc repro`")
-    write_text(args.out, OK)
+    for path in args.out:
+        write_text(path, graph.fingerprint(Path(path).name.removesuffix(".sha256")))
 
 
 if __name__ == "__main__":

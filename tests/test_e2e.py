@@ -15,6 +15,7 @@ import uuid
 
 import pytest
 
+from pipeline import layout
 from tests.conftest import dvc, env_with_venv, make_repo_copy, run
 
 pytestmark = pytest.mark.slow
@@ -51,22 +52,48 @@ def test_every_page_is_written_with_figures_and_claims(repo):
     assert sum(summary["verdicts"].values()) >= 8
 
 
-def test_every_run_wrote_metrics_a_curve_and_its_time(repo):
-    for folder in (repo / "runs").glob("*/*-s*"):
-        if folder.parent.name in ("main", "rates", "variable"):
-            continue
-        assert json.loads((folder / "metrics.json").read_text())
-        assert (folder / "curve.tsv").read_text().startswith("epoch")
-        assert json.loads((folder / "timing.json").read_text())["device"] == "cpu"
-    for objective in ("cws", "m1m2", "rws", "m1"):
-        metrics = json.loads((repo / "runs" / "mnist" / f"{objective}-s0" / "metrics.json").read_text())
-        assert 0.0 <= metrics["val_accuracy"] <= 1.0 and metrics["labels"] == 100
+def test_every_run_wrote_metrics_a_curve_scores_and_its_times(repo):
+    folders = [f for f in (repo / "runs").glob("**/*-s[0-9]") if f.is_dir()]
+    assert len(folders) == 2 * (4 + 4 + 2 * 1 + 2 + 4)        # seeds x (mnist, main, rates, variable, flies)
+    for folder in folders:
+        experiment = folder.relative_to(repo / "runs").parts[0]
+        scores, arrays = layout.SCORES[experiment]
+        assert json.loads((folder / layout.METRICS).read_text()) and json.loads((folder / scores).read_text())
+        assert (folder / layout.CURVE).read_text().startswith("epoch") and (folder / arrays).stat().st_size
+        for timing in (layout.TRAIN_TIME, layout.SCORE_TIME):
+            assert json.loads((folder / timing).read_text())["device"] == "cpu"
+    for method in ("cws", "m1m2", "rws", "m1"):
+        metrics = json.loads((repo / "runs" / "mnist" / f"{method}-s0" / "metrics.json").read_text())
+        assert 0.0 <= metrics["val_accuracy"] <= 1.0 and metrics["labels"] == 100 and metrics["method"] == method
 
 
 def test_second_repro_runs_nothing_and_status_is_clean(repo):
     assert ran(dvc("repro", cwd=repo).stdout) == set()
     assert "up to date" in dvc("status", cwd=repo).stdout
 
+
+def test_rerunning_stages_rewrites_identical_bytes_so_dvc_lock_stays(repo):
+    """Weights, metrics, scores and pages depend on seed, data, params and code only; wall times and
+    the commit live in files DVC does not track."""
+    for stage in ("train_mnist@cws-0", "score_handwriting@cws-0", "report_index"):
+        dvc("repro", "-f", "-s", stage, cwd=repo)
+    assert ran(dvc("repro", cwd=repo).stdout) == set()
+    assert run(["git", "status", "--porcelain", "dvc.lock"], repo).stdout == ""
+    assert (repo / layout.PROVENANCE).exists()
+
+
+def test_a_bad_value_stops_the_run_before_any_output_is_removed(repo):
+    before = {p: (repo / p).read_bytes() for p in run(["git", "ls-files", "-o", "-i", "--exclude-standard",
+                                                       "runs", "reports", "data"], repo).stdout.split()}
+    assert len([p for p in before if p.endswith(layout.MODEL)]) == 2 * 16
+    result = dvc("exp", "run", "-S", "supervision=1.5", cwd=repo, check=False)
+    assert result.returncode != 0
+    assert "error: params.yaml: key 'supervision' is 1.5; it must be a number in [0, 1]" in result.stderr + result.stdout
+    assert ran(result.stdout) == {"check_params"}
+    after = {p: (repo / p).read_bytes() for p in before if (repo / p).exists()}
+    assert after == before
+    run(["git", "checkout", "--", "params.yaml"], repo)
+    assert "up to date" in dvc("status", cwd=repo).stdout
 
 def test_headline_numbers_are_dvc_metrics(repo):
     shown = json.loads(dvc("metrics", "show", "--json", cwd=repo).stdout)
@@ -188,9 +215,13 @@ def test_exp_run_reruns_exactly_the_stages_that_depend_on_supervision(repo):
     result = dvc("exp", "run", "-S", "supervision=0.25", cwd=repo)
     stages = ran(result.stdout)
     expected = {s for s in dvc("stage", "list", "--name-only", cwd=repo).stdout.split()
-                if s.startswith(("train_handwriting@", "train_handwriting_variable@"))}
-    expected |= {"report_handwriting", "report_index"}
+                if s.startswith(("train_handwriting@", "train_handwriting_variable@", "score_handwriting@",
+                                 "score_handwriting_variable@"))}
+    expected |= {"check_params", "report_handwriting", "report_index"}
     assert stages == expected, sorted(stages ^ expected)
+    diff = run(["git", "diff", "-U0", "params.yaml"], repo).stdout
+    assert [line for line in diff.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")] == \
+        ["-supervision: 0.125", "+supervision: 0.25"]
     shown = json.loads(dvc("exp", "show", "--json", cwd=repo).stdout)
     assert "0.25" in json.dumps(shown)
     run(["git", "checkout", "--", "."], repo)        # back to the committed baseline

@@ -7,7 +7,8 @@ import pytest
 import torch
 from scipy import stats
 
-from pipeline.evaluate.continuations import continue_tracks, kde_log_density, kde_scores, resample
+from pipeline.evaluate.continuations import continue_tracks, resample
+from pipeline.evaluate.kde import kde_log_density, kde_scores
 from pipeline.models.baselines import BinnedRNN, quantile_edges
 from pipeline.models.dvrnn import DVRNN
 from pipeline.models.heads import BinnedHead, GaussianHead, StrokeHead
@@ -140,7 +141,7 @@ def test_resampling_picks_particles_by_weight():
 
 
 def test_closed_loop_continuation_stays_in_the_arena():
-    from pipeline.data import flies
+    from pipeline.data import fly_geometry
     torch.manual_seed(0)
     model = DVRNN(5, 6, 4, 16, u_dim=148, emission="gaussian")
     stats_ = {"motion_mean": np.zeros(5, np.float32), "motion_std": np.full(5, 5.0, np.float32),
@@ -150,4 +151,4 @@ def test_closed_loop_continuation_stays_in_the_arena():
                           stats_, torch.Generator().manual_seed(0))
     assert out.shape == (10, 20, 2, 2)
     assert (out.norm(dim=-1) <= 15.0).all()
-    assert len(flies.POSE) == 7
+    assert len(fly_geometry.POSE) == 7

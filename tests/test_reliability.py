@@ -34,7 +34,6 @@ def _params():
     ("profile", "huge", "key 'profile' is 'huge'; it must be one of smoke, default, paper"),
     ("seeds", [], "key 'seeds' is []; it must be a non-empty list"),
     ("supervision_pattern", "random", "one of uniform, variable"),
-    ("mnist.objectives", ["cws", "vae"], "key 'mnist.objectives'"),
     ("mnist.source", "ftp", "key 'mnist.source' is 'ftp'; it must be one of embedded, download, local"),
     ("handwriting.source", "web", "one of embedded, deepwriting, iamondb"),
     ("flies.source", "camera", "key 'flies.source'"),
@@ -56,14 +55,54 @@ def test_bad_params_name_the_key_and_the_allowed_values(key, value, expected):
     assert expected in str(err.value) and "\n" not in str(err.value)
 
 
-def test_a_stage_with_bad_params_stops_before_any_work(tmp_path):
+@pytest.mark.parametrize("stage", [["stages.check_params", "--out", "data/params.checked"],
+                                   ["stages.prepare_mnist", "--out", "data/prepared/mnist.npz", "--raw", "data/raw"]])
+def test_a_stage_with_bad_params_stops_before_any_work(tmp_path, stage):
     repo = make_repo_copy(tmp_path, supervision=1.5)
-    result = subprocess.run([sys.executable, "-m", "stages.prepare_mnist"], cwd=repo, env=env_with_venv(),
+    result = subprocess.run([sys.executable, "-m", *stage], cwd=repo, env=env_with_venv(),
                             capture_output=True, text=True)
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert lines == ["error: params.yaml: key 'supervision' is 1.5; it must be a number in [0, 1]"]
-    assert not (repo / "data" / "prepared").exists()
+    assert not (repo / "data").exists()
+
+
+def test_the_check_stage_names_a_stale_graph(tmp_path):
+    repo = make_repo_copy(tmp_path)
+    from tests.conftest import set_params
+    set_params(repo, seeds=[0, 1, 2, 3])
+    result = subprocess.run([sys.executable, "-m", "stages.check_params", "--out", "data/params.checked"], cwd=repo,
+                            env=env_with_venv(), capture_output=True, text=True)
+    assert result.returncode == 2 and "run `python -m pipeline.graph`" in result.stderr
+    assert not (repo / "data").exists()
+
+
+def test_params_yaml_is_in_dvc_style_so_a_change_is_one_line(tmp_path):
+    """`dvc exp run -S` rewrites params.yaml with DVC's round-trip YAML; only the changed line may move."""
+    from tests.conftest import set_params
+    (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
+    set_params(tmp_path, supervision=0.25)
+    before, after = (ROOT / "params.yaml").read_text().splitlines(), (tmp_path / "params.yaml").read_text().splitlines()
+    changed = [(a, b) for a, b in zip(before, after) if a != b]
+    assert len(before) == len(after) and changed == [("supervision: 0.125", "supervision: 0.25")]
+
+
+def test_a_run_trained_twice_writes_byte_identical_files(tmp_path, monkeypatch):
+    """model.pt, metrics.json and curve.tsv depend on the seed, data and code only."""
+    from pipeline import layout
+    from pipeline.experiments import mnist
+    from pipeline.io import write_npz
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    write_npz("data.npz", x_train=rng.random((60, 784), dtype=np.float32), y_train=np.arange(60) % 10,
+              x_valid=rng.random((20, 784), dtype=np.float32), y_valid=np.arange(20) % 10)
+    cfg = dict(epochs=2, lr=0.003, particles=3, alpha=60, batch_size=20, labelled_per_batch=5, hidden=16, z_dim=3,
+               labels=20)
+    for out in ("a", "b"):
+        mnist.run(cfg, "cws", 0, "data.npz", out, "cpu")
+    for name in (layout.MODEL, layout.METRICS, layout.CURVE):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+    assert not list((tmp_path / "runs" / ".checkpoints").glob("*.pt"))
 
 
 def test_nan_in_a_loss_names_stage_epoch_step_and_term():
@@ -112,9 +151,11 @@ def test_sigkill_mid_training_then_rerun_matches_an_uninterrupted_run(tmp_path):
     """A real stage process killed with SIGKILL after its first checkpoint; the rerun resumes."""
     repo = make_repo_copy(tmp_path, profile="smoke", **{"mnist.smoke.epochs": 12})
     env = env_with_venv()
-    stage = [sys.executable, "-m", "stages.train_mnist", "--objective", "cws", "--seed", "0"]
+    stage = [sys.executable, "-m", "stages.train_mnist", "--method", "cws", "--seed", "0",
+             "--data", "data/prepared/mnist.npz", "--out", "runs/mnist/cws-s0"]
     out = repo / "runs" / "mnist" / "cws-s0"
-    subprocess.run([sys.executable, "-m", "stages.prepare_mnist"], cwd=repo, env=env, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "stages.prepare_mnist", "--out", "data/prepared/mnist.npz", "--raw", "data/raw"],
+                   cwd=repo, env=env, check=True, capture_output=True)
     subprocess.run(stage, cwd=repo, env=env, check=True, capture_output=True)
     straight = (out / "metrics.json").read_text()
     curve = (out / "curve.tsv").read_text()

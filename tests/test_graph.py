@@ -1,0 +1,82 @@
+"""The stage graph: dvc.yaml is what params.yaml and the code imply; every stage lists the code it
+runs (its import closure) and, for fan-in stages, every file it reads; paths are written once."""
+import re
+
+import pytest
+import yaml
+
+from pipeline import config, graph, layout
+from tests.conftest import ROOT
+
+PARAMS = config.load(ROOT / "params.yaml")
+SPEC = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+
+
+def test_dvc_yaml_is_generated_from_params_and_code():
+    assert graph.current(PARAMS) is None, "run `python -m pipeline.graph` and commit dvc.yaml"
+    assert yaml.safe_load(graph.render(PARAMS))["stages"] == SPEC
+
+
+def test_changing_seeds_makes_the_graph_stale():
+    assert graph.current({**PARAMS, "seeds": [0, 1, 2, 3]}) is not None
+
+
+@pytest.mark.parametrize("name", list(SPEC))
+def test_every_stage_depends_on_the_fingerprint_of_the_code_it_runs(name):
+    stage = SPEC[name]
+    module = re.search(r"python -m (stages\.\w+)", stage["cmd"]).group(1)
+    if name == "check_params":
+        assert stage["deps"] == ["pipeline", "stages"] and stage["params"] == [{"params.yaml": None}]
+        produced = {next(iter(o)) for o in stage["outs"]}
+        assert all(s == "check_params" or layout.fingerprint(re.search(r"python -m (stages\.\w+)", SPEC[s]["cmd"])
+                                                             .group(1)) in produced for s in SPEC)
+    else:
+        assert stage["deps"][0] == layout.fingerprint(module)
+        listed = [line.split("  ")[1] for line in graph.fingerprint(module).splitlines()]
+        assert listed == graph.closure(module) and f"stages/{module.split('.')[1]}.py" in listed
+
+
+def test_a_fingerprint_changes_exactly_when_code_the_stage_runs_changes(tmp_path, monkeypatch):
+    for folder in ("pipeline", "stages"):
+        import shutil
+        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(graph, "ROOT", tmp_path)
+    before = {m: graph.fingerprint(m) for m in ("stages.train_handwriting", "stages.train_mnist", "stages.report_mnist")}
+    with open(tmp_path / "pipeline" / "models" / "dvrnn.py", "a") as f:
+        f.write("# edited\n")
+    with open(tmp_path / "pipeline" / "report" / "templates" / "mnist.html.j2", "a") as f:
+        f.write("{# edited #}\n")
+    changed = {m for m, fp in before.items() if graph.fingerprint(m) != fp}
+    assert changed == {"stages.train_handwriting", "stages.report_mnist"}
+
+
+def test_the_closure_follows_imports_inside_functions_and_packages():
+    found = set(graph.closure("stages.train_mnist"))
+    assert {"pipeline/__init__.py", "pipeline/models/__init__.py", "pipeline/models/m2.py",
+            "pipeline/objectives.py", "stages/train_mnist.py"} <= found
+    assert "pipeline/models/dvrnn.py" not in found
+
+
+def _paths_in(text):
+    return set(re.findall(r"(?:runs|data|reports)/[\w./${}-]+", text))
+
+
+def test_every_path_a_stage_command_names_is_a_dep_or_an_out():
+    """Paths live in one place: what the command is given is what DVC tracks."""
+    for name, stage in SPEC.items():
+        declared = set(stage.get("deps", [])) | {next(iter(o)) if isinstance(o, dict) else o
+                                                 for key in ("outs", "metrics", "plots") for o in stage.get(key, [])}
+        for path in _paths_in(stage["cmd"]):
+            if path in (layout.RAW, layout.FIGURES) or path == layout.PROVENANCE:
+                continue
+            assert path in declared or any(d.startswith(path.rstrip("/") + "/") for d in declared), (name, path)
+
+
+def test_reports_depend_on_explicit_run_files_never_on_a_folder():
+    for name, stage in SPEC.items():
+        if name.startswith("report_"):
+            for dep in stage["deps"]:
+                assert not dep.rstrip("/").endswith(("runs", "runs/mnist", "runs/handwriting", "runs/flies")), (name, dep)
+    report = SPEC["report_mnist"]
+    expected = {f"runs/mnist/{m}-s{s}/{layout.METRICS}" for m in ("cws", "m1m2", "rws", "m1") for s in PARAMS["seeds"]}
+    assert expected <= set(report["deps"])

@@ -38,9 +38,12 @@ def handwriting_args(parser):
     return parser
 
 
-def report_parser(doc):
-    """Arguments of an experiment's report stage: the run folders it reads and the files it writes."""
+def report_parser(doc, inputs=()):
+    """Arguments of an experiment's report stage: the run folders it reads, further input files
+    (`inputs`, each --name path) and the files it writes."""
     parser = argparse.ArgumentParser(description=doc)
+    for name in inputs:
+        parser.add_argument(f"--{name}", required=True)
     parser.add_argument("--runs", nargs="+", required=True, help="run folders (trained and scored)")
     parser.add_argument("--data", required=True, help="the prepared npz")
     parser.add_argument("--html", required=True, help="the page to write")

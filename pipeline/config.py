@@ -86,7 +86,7 @@ RULES = {
     "flies.rws_classes": _at_least(2),
     "flies.kde_floor_mm": _positive,
 }
-NULLABLE = {"train_windows", "test_windows"}   # null = every window the data has
+NULLABLE = {"train_windows", "test_windows", "valid_windows"}   # null = every window the data has (or a default)
 
 
 def check_fraction(key, value):

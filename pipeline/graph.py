@@ -134,15 +134,17 @@ def _train_and_score(experiment, suffix, matrix, folder, args, params, curve_y):
     return [train, score]
 
 
-def _report(experiment, folders, params, extra_files=()):
+def _report(experiment, folders, params, inputs=None):
+    """The experiment's report stage: reads every file of the given runs, and `inputs` {name: path}."""
     scores, arrays = layout.SCORES[experiment]
     data = layout.prepared(experiment)
     per_run = [f"{f}/{name}" for f in folders for name in (layout.METRICS, layout.CURVE, scores, arrays)]
     figures = [f"{layout.FIGURES}/{name}" for name in layout.FIGURE_NAMES[experiment]]
+    inputs = inputs or {}
     return Stage(f"report_{experiment}", f"stages.report_{experiment}",
-                 {"runs": folders, "data": data, "html": layout.page(experiment), "figures": layout.FIGURES,
+                 {"runs": folders, **inputs, "data": data, "html": layout.page(experiment), "figures": layout.FIGURES,
                   "summary": layout.summary(experiment)},
-                 deps=[data, *per_run, *extra_files], params=params,
+                 deps=[data, *per_run, *inputs.values()], params=params,
                  outs=[layout.page(experiment), *figures, layout.summary(experiment)])
 
 
@@ -160,35 +162,28 @@ def mnist(p):
 
 def handwriting(p):
     groups = methods.HANDWRITING_GROUPS
-    common = ["profile", "device", "handwriting.${profile}"]
-    alpha = lambda group: ["handwriting.alpha"] if "reinforce" in groups[group] else []  # noqa: E731
-    item = {"method": "${item.method}", "seed": "${item.seed}"}
+    seeds, rates = p["seeds"], p["handwriting"]["rates"]
+    # group: (stage suffix, --rate, --pattern, params beyond the common ones, run folders' rates)
+    plan = {"main": ("", "${supervision}", "${supervision_pattern}", ["supervision", "supervision_pattern"], [None]),
+            "rates": ("_rates", "${item.rate}", "uniform", [], rates),
+            "variable": ("_variable", "${supervision}", "variable", ["supervision"], [None]),
+            "ceiling": ("_ceiling", 1.0, "uniform", [], [None])}
     stages = [_prepare("handwriting", ["profile", "handwriting.source", "handwriting.local_dir",
                                        "handwriting.trusted_sha256", "handwriting.deepwriting_url",
                                        "handwriting.iamondb_url", "handwriting.fonts", "handwriting.data_seed",
                                        "handwriting.${profile}"])]
     runs = []
-    # main: every method at `supervision` and `supervision_pattern`
-    stages += _train_and_score(
-        "handwriting", "", {"method": list(groups["main"]), "seed": "${seeds}"},
-        _run("handwriting", "main", "${item.method}", "${item.seed}"),
-        {**item, "group": "main", "rate": "${supervision}", "pattern": "${supervision_pattern}"},
-        common + ["supervision", "supervision_pattern"] + alpha("main"), "val_top10")
-    runs += [_run("handwriting", "main", m, s) for m in groups["main"] for s in p["seeds"]]
-    # rates: uniform supervision at each of handwriting.rates
-    stages += _train_and_score(
-        "handwriting", "_rates", {"method": list(groups["rates"]), "rate": "${handwriting.rates}", "seed": "${seeds}"},
-        _run("handwriting", "rates", "${item.method}", "${item.seed}", rate="${item.rate}"),
-        {**item, "group": "rates", "rate": "${item.rate}", "pattern": "uniform"}, common + alpha("rates"), "val_top10")
-    runs += [_run("handwriting", "rates", m, s, rate=r) for m in groups["rates"]
-             for r in p["handwriting"]["rates"] for s in p["seeds"]]
-    # variable: rates vary between sequences
-    stages += _train_and_score(
-        "handwriting", "_variable", {"method": list(groups["variable"]), "seed": "${seeds}"},
-        _run("handwriting", "variable", "${item.method}", "${item.seed}"),
-        {**item, "group": "variable", "rate": "${supervision}", "pattern": "variable"},
-        common + ["supervision"] + alpha("variable"), "val_top10")
-    runs += [_run("handwriting", "variable", m, s) for m in groups["variable"] for s in p["seeds"]]
+    for group, (suffix, rate, pattern, params, run_rates) in plan.items():
+        matrix = {"method": list(groups[group]), **({"rate": "${handwriting.rates}"} if group == "rates" else {}),
+                  "seed": "${seeds}"}
+        folder = _run("handwriting", group, "${item.method}", "${item.seed}",
+                      rate="${item.rate}" if group == "rates" else None)
+        alpha = ["handwriting.alpha"] if "reinforce" in groups[group] else []
+        stages += _train_and_score(
+            "handwriting", suffix, matrix, folder,
+            {"method": "${item.method}", "seed": "${item.seed}", "group": group, "rate": rate, "pattern": pattern},
+            ["profile", "device", "handwriting.${profile}", *params, *alpha], "val_top10")
+        runs += [_run("handwriting", group, m, s, rate=r) for m in groups[group] for r in run_rates for s in seeds]
     stages.append(_report("handwriting", runs, ["profile", "supervision", "supervision_pattern"]))
     return stages
 
@@ -201,11 +196,16 @@ def flies(p):
                                     {"method": "${item.method}", "seed": "${item.seed}"},
                                     ["profile", "device", "flies.rws_classes", "flies.${profile}"], "val_bound_per_step")
     score.params.append("flies.kde_floor_mm")
+    scores, arrays = layout.SCORES["flies"]
+    shared = Stage("select_bandwidth_flies", "stages.select_bandwidth_flies",
+                   {"runs": runs, "floor": "${flies.kde_floor_mm}", "out": layout.SHARED_BANDWIDTH},
+                   deps=[f"{f}/{name}" for f in runs for name in (scores, arrays)], params=["flies.kde_floor_mm"],
+                   metrics=[layout.SHARED_BANDWIDTH])
     return [_prepare("flies", ["profile", "flies.source", "flies.local_dir", "flies.supervision", "flies.data_seed",
                                "flies.arena_radius", "flies.fps", "flies.ppm", "flies.max_wing_gap",
                                "flies.train_movies", "flies.test_movies", "flies.${profile}"]),
-            train, score,
-            _report("flies", runs, ["profile", "flies.kde_floor_mm"])]
+            train, score, shared,
+            _report("flies", runs, ["profile", "flies.kde_floor_mm"], {"bandwidth": layout.SHARED_BANDWIDTH})]
 
 
 def stages(params):

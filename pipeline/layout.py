@@ -21,6 +21,7 @@ MODEL, METRICS, CURVE = "model.pt", "metrics.json", "curve.tsv"
 SCORES = {"mnist": ("scores.json", "grids.npz"),
           "handwriting": ("scores.json", "generation.npz"),
           "flies": ("kde.json", "continuations.npz")}
+SHARED_BANDWIDTH = "runs/flies/shared_bandwidth.json"   # Table 1 at one validation-chosen bandwidth
 # ... and wall times, which are not DVC outputs (they differ on every run; dvc.lock must not).
 TRAIN_TIME, SCORE_TIME = "timing.json", "score_timing.json"
 

@@ -12,6 +12,7 @@ y is teacher-forced to the label).  Each objective returns two losses:
 The training loop differentiates each loss only with respect to its own parameters, so a
 path from one loss into the other group's parameters never leaks into an update.
 """
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -52,10 +53,25 @@ def iwae_bound(log_w):
     return torch.logsumexp(log_w, 0) - math.log(log_w.shape[0])
 
 
-def wake_phi_loss(log_w, log_q):
-    """-sum_k w~_k log q_k, weights normalised over particles and detached   (eq. 9, 15)."""
-    weights = torch.softmax(log_w.detach(), 0)
-    return -(weights * log_q).sum(0).mean()
+def model_loss(tr, mask):
+    """Minus the IWAE bound (eq. 8), for theta and phi_z, with q(y) a fixed proposal.
+
+    log q(y_U) stays in the weights but enters detached.  y is sampled, not reparameterised, and
+    in a sequence model q(y_t) reads the generative state h_{t-1}, which depends on theta; left
+    attached, log q(y) would add sum_k w~_k grad log q(y_U^k | h^k) to theta's gradient with no
+    score-function term to balance it, pushing the model to make q's own high-weight samples
+    less likely.  Detached, theta's gradient is RWS's wake-theta gradient (Le et al. 2018),
+    sum_k w~_k grad log p(x, y^k, z^k), plus the pathwise gradient of the reparameterised z.
+    Detaching log q(y) here, rather than h where it feeds q, keeps the fix in the objective, so
+    it holds for every model whatever its q reads.
+    """
+    detached = dataclasses.replace(tr, log_qy=tr.log_qy.detach())
+    return -iwae_bound(log_weights(detached, mask)).mean()
+
+
+def wake_phi(log_w, log_q):
+    """Per sequence [B]: -sum_k w~_k log q_k, weights normalised over particles and detached (eq. 9, 15)."""
+    return -(torch.softmax(log_w.detach(), 0) * log_q).sum(0)
 
 
 def _unlabelled(tr, mask):
@@ -68,8 +84,8 @@ def _labelled(tr, mask):
 
 def iwae(tr, mask):
     """theta, phi_z: IWAE; phi_y: nothing (a model whose y is always given)."""
-    bound = iwae_bound(log_weights(tr, mask))
-    return Losses(model=-bound.mean(), inference=bound.new_zeros(()))
+    loss = model_loss(tr, mask)
+    return Losses(model=loss, inference=loss.new_zeros(()))
 
 
 def rws(tr, mask):
@@ -79,36 +95,47 @@ def rws(tr, mask):
 
 
 def ssws(tr, mask):
-    """Semi-supervised wake-sleep: wake-phi on y_U (eq. 9) minus E_q[log q(y_S | ...)] (eq. 12)."""
-    log_w = log_weights(tr, mask)
-    supervised = _labelled(tr, mask).mean(0).mean()
-    return Losses(model=-iwae_bound(log_w).mean(),
-                  inference=wake_phi_loss(log_w, _unlabelled(tr, mask)) - supervised)
+    """Semi-supervised wake-sleep as written (eq. 14): wake-phi on y_U (eq. 9) minus E_q[log q(y_S | ...)]
+    (eq. 12), each summed over a sequence's steps and averaged over sequences."""
+    supervised = _labelled(tr, mask).mean(0)
+    return Losses(model=model_loss(tr, mask),
+                  inference=(wake_phi(log_weights(tr, mask), _unlabelled(tr, mask)) - supervised).mean())
+
+
+def ssws_normalised(tr, mask):
+    """SSWS with each sequence's terms normalised by the sizes of its sets (sec. 3.3.2):
+    L_q / |U_b| + L_s / |S_b| per sequence, each term only where its set is non-empty, averaged
+    over the batch.  A sequence then weighs the same whatever its supervision rate."""
+    n_s = mask.sum(-1)
+    n_u = mask.shape[-1] - n_s
+    l_q = wake_phi(log_weights(tr, mask), _unlabelled(tr, mask))
+    l_s = -_labelled(tr, mask).mean(0)
+    per_sequence = torch.where(n_u > 0, l_q / n_u.clamp(min=1), 0.0) + torch.where(n_s > 0, l_s / n_s.clamp(min=1), 0.0)
+    return Losses(model=model_loss(tr, mask), inference=per_sequence.mean())
 
 
 def cws(tr, mask):
     """Caffeinated wake-sleep: one wake-phi loss over all steps, labels teacher-forced (eq. 15)."""
-    log_w_cws = log_weights(tr, mask, labels_in_q=True)
-    return Losses(model=-iwae_bound(log_weights(tr, mask)).mean(),
-                  inference=wake_phi_loss(log_w_cws, tr.log_qy.sum(-1)))
+    return Losses(model=model_loss(tr, mask),
+                  inference=wake_phi(log_weights(tr, mask, labels_in_q=True), tr.log_qy.sum(-1)).mean())
 
 
 def classifier(tr, mask):
     """Supervised baseline: IWAE for theta and phi_z, cross-entropy on the labelled steps for phi_y."""
-    losses = iwae(tr, mask)
-    losses.inference = -_labelled(tr, mask).mean(0).mean()
-    return losses
+    return Losses(model=model_loss(tr, mask), inference=-_labelled(tr, mask).mean(0).mean())
 
 
 def reinforce_m1m2(tr, mask, alpha=1.0):
     """M1+M2 for sampled discrete y: ELBO with a score-function gradient for q(y_U), plus
-    alpha * log q(y_S | x)   (eq. 3, 4).  The baseline is the mean ELBO of the other particles."""
+    alpha * log q(y_S | x)   (eq. 3, 4).  The baseline is the mean ELBO of the other particles.
+    theta's loss is the single-sample ELBO with q(y) a fixed proposal, as in model_loss."""
     elbo = log_weights(tr, mask)                          # [K, B] single-sample ELBOs
     K = elbo.shape[0]
     baseline = (elbo.sum(0, keepdim=True) - elbo) / max(K - 1, 1) if K > 1 else elbo.mean()
     score = (elbo - baseline).detach() * _unlabelled(tr, mask)
     surrogate = elbo + score
-    return Losses(model=-elbo.mean(),
+    theta_elbo = log_weights(dataclasses.replace(tr, log_qy=tr.log_qy.detach()), mask)
+    return Losses(model=-theta_elbo.mean(),
                   inference=-surrogate.mean() - alpha * _labelled(tr, mask).mean(0).mean())
 
 
@@ -117,7 +144,8 @@ def enumerated_m1m2(tr, mask, alpha=1.0):
 
     The trace holds one particle per class (y_k = k) for unlabelled examples and the label
     for labelled ones.  ELBO_u = sum_k q(k | x) [log p(x, k, z_k) - log q(z_k | x, k) - log q(k | x)];
-    ELBO_s is the mean over particles of the labelled ELBO.
+    ELBO_s is the mean over particles of the labelled ELBO.  (M2's q(y | x) does not depend on
+    theta, so nothing here needs model_loss's detaching.)
     """
     log_w = log_weights(tr, mask)                          # [K, B]
     labelled = mask.any(-1)                                # [B]
@@ -131,6 +159,7 @@ def enumerated_m1m2(tr, mask, alpha=1.0):
 OBJECTIVES = {
     "cws": cws,
     "ssws": ssws,
+    "ssws_normalised": ssws_normalised,
     "rws": rws,
     "iwae": iwae,
     "classifier": classifier,

@@ -54,7 +54,7 @@ def test_every_page_is_written_with_figures_and_claims(repo):
 
 def test_every_run_wrote_metrics_a_curve_scores_and_its_times(repo):
     folders = [f for f in (repo / "runs").glob("**/*-s[0-9]") if f.is_dir()]
-    assert len(folders) == 2 * (4 + 4 + 2 * 1 + 2 + 4)        # seeds x (mnist, main, rates, variable, flies)
+    assert len(folders) == 2 * (5 + 4 + 2 * 1 + 3 + 1 + 4)    # seeds x (mnist, main, rates, variable, ceiling, flies)
     for folder in folders:
         experiment = folder.relative_to(repo / "runs").parts[0]
         scores, arrays = layout.SCORES[experiment]
@@ -85,7 +85,7 @@ def test_rerunning_stages_rewrites_identical_bytes_so_dvc_lock_stays(repo):
 def test_a_bad_value_stops_the_run_before_any_output_is_removed(repo):
     before = {p: (repo / p).read_bytes() for p in run(["git", "ls-files", "-o", "-i", "--exclude-standard",
                                                        "runs", "reports", "data"], repo).stdout.split()}
-    assert len([p for p in before if p.endswith(layout.MODEL)]) == 2 * 16
+    assert len([p for p in before if p.endswith(layout.MODEL)]) == 2 * 19
     result = dvc("exp", "run", "-S", "supervision=1.5", cwd=repo, check=False)
     assert result.returncode != 0
     assert "error: params.yaml: key 'supervision' is 1.5; it must be a number in [0, 1]" in result.stderr + result.stdout

@@ -147,8 +147,26 @@ def test_closed_loop_continuation_stays_in_the_arena():
     stats_ = {"motion_mean": np.zeros(5, np.float32), "motion_std": np.full(5, 5.0, np.float32),
               "state_mean": np.zeros(4, np.float32), "state_std": np.ones(4, np.float32)}
     pose = torch.tensor([[1.0, 0.0, 0.0, 0.3, 0.3, 2.5, 0.9], [-3.0, 2.0, 1.0, 0.3, 0.3, 2.5, 0.9]])
-    out = continue_tracks(model, torch.randn(2, 6, 5), torch.rand(2, 6, 148), pose, 20, 10, 15.0, 30.0,
-                          stats_, torch.Generator().manual_seed(0))
+    out, log_w = continue_tracks(model, torch.randn(2, 6, 5), torch.rand(2, 6, 148), pose, 20, 10, 15.0, 30.0,
+                                 stats_, torch.Generator().manual_seed(0))
+    assert log_w.shape == (10, 2)
     assert out.shape == (10, 20, 2, 2)
     assert (out.norm(dim=-1) <= 15.0).all()
     assert len(fly_geometry.POSE) == 7
+
+
+def test_the_baseline_classifier_never_reads_the_particle_history():
+    """q(y_t | x) of the baseline: the same for every particle whatever it sampled before t, and
+    equal with and without the true labels fed to the recurrence (no exposure bias possible)."""
+    torch.manual_seed(0)
+    model = DVRNN(4, 70, 5, 16, emission="stroke", mixture=2, q_reads_state=False)
+    batch = stroke_batch(B=2, T=8, rate=0.5)
+    trace = model(batch, 6)
+    assert (trace.log_qy[:, batch["mask"]].std(0) == 0).all()
+    direct = torch.softmax(model.q_y_head(model.y_features(batch["x"])), -1)
+    labelled = {**batch, "labels": torch.randint(0, 70, (2, 8))}
+    assert torch.allclose(model.class_probabilities(labelled, 4), direct)
+    assert torch.allclose(model.class_probabilities(labelled, 4, teacher_forced=True), direct)
+    reads = DVRNN(4, 70, 5, 16, emission="stroke", mixture=2)
+    assert not torch.allclose(reads.class_probabilities(labelled, 4),
+                              reads.class_probabilities(labelled, 4, teacher_forced=True))

@@ -165,3 +165,82 @@ def test_train_step_keeps_each_loss_on_its_own_parameters():
     train_step(model, spec, batch(X, 8), opt_theta, opt_phi, groups)
     changed = {name: any(not torch.equal(a, p) for a, p in zip(before[name], ps)) for name, ps in groups.items()}
     assert changed == {"theta": False, "phi_z": False, "phi_y": True}
+
+
+# ---------------------------------------------------------------- theta's gradient with a q that reads theta
+THETA_OBJECTIVES = [obj.cws, obj.ssws, obj.ssws_normalised, obj.classifier, obj.iwae]
+
+
+@pytest.mark.parametrize("objective", THETA_OBJECTIVES, ids=lambda f: f.__name__)
+def test_the_model_loss_gradient_is_wake_theta_with_q_held_fixed(objective):
+    """q(y) depends on theta (as q(y_t | h_{t-1}) does in the DVRNN); theta's gradient must still be
+    -sum_k w~_k grad log p(x, y^k, z^k), the wake-theta gradient with the samples and q fixed."""
+    model = Tiny(q_reads_theta=True)
+    b = batch(X, 64, labels=[0, None, 2, None] * 16)
+    tr = model(b, 8)
+    theta = model.parameter_groups()["theta"]
+    got = torch.autograd.grad(objective(tr, b["mask"]).model, theta, retain_graph=True)
+    log_p = (tr.log_px + tr.log_pz + tr.log_py).sum(-1)
+    weights = torch.softmax(obj.log_weights(tr, b["mask"]).detach(), 0)
+    expected = torch.autograd.grad(-(weights * log_p).sum(0).mean(), theta, retain_graph=True)
+    for g, e in zip(got, expected):
+        assert torch.allclose(g, e, atol=1e-12), (g, e)
+    # the test model can show the bug: with log q(y) left attached, theta's gradient differs
+    biased = torch.autograd.grad(-obj.iwae_bound(obj.log_weights(tr, b["mask"])).mean(), theta)
+    assert not torch.allclose(biased[1], expected[1], atol=1e-3)
+
+
+def test_the_reinforce_model_loss_treats_q_as_a_fixed_proposal_too():
+    model = Tiny(q_reads_theta=True)
+    b = batch(X, 64)
+    tr = model(b, 4)
+    theta = model.parameter_groups()["theta"]
+    got = torch.autograd.grad(obj.reinforce_m1m2(tr, b["mask"]).model, theta, retain_graph=True)
+    expected = torch.autograd.grad(-(tr.log_px + tr.log_pz + tr.log_py).sum(-1).mean(), theta)
+    assert all(torch.allclose(g, e, atol=1e-12) for g, e in zip(got, expected))
+
+
+# ---------------------------------------------------------------- both SSWS forms, by hand
+def _two_sequences():
+    """K = 2 particles, B = 2 sequences of T = 2 steps: sequence 0 has step 1 labelled, sequence 1 none."""
+    t = lambda rows: torch.tensor(rows, dtype=torch.float64)  # noqa: E731   [K][B][T]
+    tr = Trace(log_px=t([[[-1.0, -2.0], [-0.7, -1.1]], [[-1.5, -0.5], [-1.3, -0.2]]]),
+               log_pz=t([[[-0.3, -0.1], [-0.4, -0.4]], [[-0.2, -0.6], [-0.1, -0.9]]]),
+               log_py=t([[[-1.1, -1.1], [-1.1, -1.1]], [[-1.1, -1.1], [-1.1, -1.1]]]),
+               log_qz=t([[[-0.4, -0.7], [-0.2, -0.3]], [[-0.1, -0.3], [-0.6, -0.5]]]),
+               log_qy=t([[[-0.2, -1.5], [-0.3, -0.8]], [[-0.9, -0.4], [-1.2, -0.6]]]),
+               y=torch.zeros(2, 2, 2, dtype=torch.long))
+    return tr, torch.tensor([[True, False], [False, False]])
+
+
+def _by_hand(tr, mask):
+    """Per sequence b: (sum over U of wake-phi with normalised weights, sum over S of log q averaged over k, |U|, |S|)."""
+    out = []
+    for b in range(2):
+        labelled = [t for t in range(2) if mask[b, t]]
+        unlabelled = [t for t in range(2) if not mask[b, t]]
+        lw = [sum(float(tr.log_px[k, b, t] + tr.log_pz[k, b, t] + tr.log_py[k, b, t] - tr.log_qz[k, b, t])
+                  for t in range(2)) - sum(float(tr.log_qy[k, b, t]) for t in unlabelled) for k in range(2)]
+        w = [math.exp(v) / sum(math.exp(u) for u in lw) for v in lw]
+        l_q = -sum(w[k] * sum(float(tr.log_qy[k, b, t]) for t in unlabelled) for k in range(2))
+        l_s = -sum(float(tr.log_qy[k, b, t]) for k in range(2) for t in labelled) / 2
+        out.append((l_q, l_s, len(unlabelled), len(labelled)))
+    return out
+
+
+def test_ssws_as_written_sums_both_terms_over_steps():
+    tr, mask = _two_sequences()
+    parts = _by_hand(tr, mask)
+    expected = sum(l_q + l_s for l_q, l_s, _, _ in parts) / 2
+    assert obj.ssws(tr, mask).inference.item() == pytest.approx(expected, abs=1e-12)
+
+
+def test_normalised_ssws_divides_each_term_by_its_set_size_where_the_set_is_not_empty():
+    tr, mask = _two_sequences()
+    parts = _by_hand(tr, mask)
+    expected = sum(l_q / n_u + (l_s / n_s if n_s else 0.0) for l_q, l_s, n_u, n_s in parts) / 2
+    assert obj.ssws_normalised(tr, mask).inference.item() == pytest.approx(expected, abs=1e-12)
+    assert obj.ssws_normalised(tr, mask).inference.item() != pytest.approx(obj.ssws(tr, mask).inference.item())
+    every = torch.ones_like(mask)                   # all labelled: only L_s / |S| remains
+    l_s = [-float(tr.log_qy[:, b].sum(-1).mean()) / 2 for b in range(2)]
+    assert obj.ssws_normalised(tr, every).inference.item() == pytest.approx(sum(l_s) / 2, abs=1e-12)

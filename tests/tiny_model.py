@@ -2,6 +2,8 @@
 
 p(y) = softmax(pi),  p(z) = N(0, 1),  p(x | y, z) = N(a_y + b z, s^2)
 q(y | x) = softmax(logits),  q(z | x, y) = N(m_y, exp(log_sd_y))
+With q_reads_theta, q(y | x) = softmax(logits + 0.7 a): q depends on the generative parameters, as
+a sequence model's q(y_t) does through the recurrent state h_{t-1}.
 
 Closed forms: p(x | y) = N(a_y, b^2 + s^2); p(z | x, y) = N(v b (x - a_y) / s^2, v), v = 1 / (1 + b^2 / s^2).
 """
@@ -16,8 +18,9 @@ from pipeline.objectives import Trace
 
 
 class Tiny(nn.Module):
-    def __init__(self, C=3, seed=0):
+    def __init__(self, C=3, seed=0, q_reads_theta=False):
         super().__init__()
+        self.q_reads_theta = q_reads_theta
         g = torch.Generator().manual_seed(seed)
         r = lambda *s: torch.randn(*s, generator=g, dtype=torch.float64)  # noqa: E731
         self.pi = nn.Parameter(r(C) * 0.5)
@@ -65,7 +68,7 @@ class Tiny(nn.Module):
     def forward(self, batch, K, enumerate_y=False):
         x, labels, mask = batch["x"], batch["labels"][:, 0], batch["mask"][:, 0]
         B = x.shape[0]
-        q_y = Categorical(logits=self.logits)
+        q_y = Categorical(logits=self.logits + 0.7 * self.a if self.q_reads_theta else self.logits)
         y = torch.arange(K)[:, None].expand(K, B) if enumerate_y else q_y.sample((K, B))
         y = torch.where(mask, labels, y)
         q_z = Normal(self.m[y], torch.exp(self.log_sd[y]))

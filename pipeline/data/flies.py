@@ -20,7 +20,7 @@ from pipeline.data.supervision import runs, thin_annotations
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("train", "test")
+SPLITS = ("train", "test", "valid")     # valid: held out from training, for choices made before scoring test
 
 
 def window_starts(valid, length, stride):
@@ -91,7 +91,7 @@ def _window_cfg(cfg):
 
 
 def prepare_embedded(cfg, seed):
-    """Simulated train and test windows (fly_sim.py), with ground-truth labels for every frame."""
+    """Simulated train, test and validation windows (fly_sim.py), with ground-truth labels for every frame."""
     length, stride, rate = _window_cfg(cfg)
     frames = max(_count(cfg, "sim_frames") or 1800, length + 1)
     radius, fps = float(cfg.get("arena_radius", fly_sim.RADIUS)), float(cfg.get("fps", 30))
@@ -99,7 +99,7 @@ def prepare_embedded(cfg, seed):
     streams = np.random.SeedSequence(seed).spawn(len(SPLITS))
     windows = {}
     for split, stream in zip(SPLITS, streams):
-        n = _count(cfg, f"{split}_windows") or {"train": 256, "test": 64}[split]
+        n = _count(cfg, f"{split}_windows") or {"train": 256, "test": 64, "valid": 16}[split]
         rng = np.random.default_rng(stream)
         sim = fly_sim.simulate(-(-n // per_movie), frames, rng, radius=radius, fps=fps)
         labels = fly_sim.annotate(sim["behaviour"], rng)
@@ -122,6 +122,8 @@ def prepare_embedded(cfg, seed):
 def prepare_flyvsfly(cfg, seed, raw_dir):
     """Real Fly-vs-Fly windows from flies.train_movies and flies.test_movies (default: the split of
     Aggression/traintest.mat, train 1-5, test 6-10), found under flies.local_dir (default raw_dir/flyvsfly).
+    The validation windows (flies.<profile>.valid_windows, default a tenth) are drawn from the
+    training movies' windows and removed from training.
 
     Windows never span a missing frame (NaN position or heading, or a wing gap longer than
     flies.max_wing_gap frames); how many frames that leaves out is logged per movie.
@@ -132,7 +134,7 @@ def prepare_flyvsfly(cfg, seed, raw_dir):
         raise PipelineError(f"Fly-vs-Fly: folder {root} does not exist; {WHERE}")
     rng = np.random.default_rng(seed)
     windows, rates = {}, set()
-    for split in SPLITS:
+    for split in ("train", "test"):
         parts = []
         for n in cfg.get(f"{split}_movies") or MOVIES[split]:
             track, actions = find_movie(root, n)
@@ -160,6 +162,14 @@ def prepare_flyvsfly(cfg, seed, raw_dir):
             raise PipelineError(f"Fly-vs-Fly: no {split} window of {length + 1} frames without a missing track; "
                                 f"lower flies.window")
         windows[split] = merged
+    train = windows["train"]
+    n_valid = _count(cfg, "valid_windows") or max(1, len(train["start"]) // 10)
+    if n_valid >= len(train["start"]):
+        raise PipelineError(f"Fly-vs-Fly: {len(train['start'])} training windows leave none for training after "
+                            f"{n_valid} validation windows; lower flies.valid_windows or flies.window")
+    held = np.zeros(len(train["start"]), bool)
+    held[rng.choice(len(held), n_valid, replace=False)] = True
+    windows["train"], windows["valid"] = ({k: v[~held] for k, v in train.items()}, {k: v[held] for k, v in train.items()})
     if len(rates) > 1:
         raise PipelineError(f"Fly-vs-Fly: the movies have different frame rates {sorted(rates)}; set flies.fps "
                             f"and remove the calibration files that disagree")
@@ -171,9 +181,9 @@ def prepare_flyvsfly(cfg, seed, raw_dir):
 
 
 def prepare(source, cfg, seed, raw_dir):
-    """Train and test windows of the Fly-vs-Fly experiment as a dict of numpy arrays.
+    """Train, test and validation windows of the Fly-vs-Fly experiment as a dict of numpy arrays.
 
-    For each split s in (train, test):
+    For each split s in (train, test, valid):
       s_pose [N, T+1, 2, S] float32   poses of both flies (POSE); frame T closes the last motion
       s_motion [N, T, 2, D] float32   x_t, motion from frame t to t+1 (MOTION)
       s_vision [N, T, 2, 2, 72]       vision of each fly at frame t (other fly, wall); absent when

@@ -22,7 +22,8 @@ def continue_tracks(model, seed_motion, seed_u, start_pose, horizon, K, radius, 
     """K continuations of `horizon` steps after a seed.
 
     seed_motion [2, T0, D] and seed_u [2, T0, U]: the two flies' standardised seed sequences;
-    start_pose [2, S]: both flies' pose after the seed.  Returns positions [K, horizon, 2, 2].
+    start_pose [2, S]: both flies' pose after the seed.  Returns positions [K, horizon, 2, 2] and the
+    particles' log-weights after the seed [K, 2] (from which they were resampled).
     """
     device = seed_motion.device
     batch = {"x": seed_motion, "u": seed_u}
@@ -38,4 +39,4 @@ def continue_tracks(model, seed_motion, seed_u, start_pose, horizon, K, radius, 
         motion = (x_t * std + mean).view(K, 2, -1)
         pose = integrate(pose, motion, radius, fps)
         out[:, t] = pose[..., :2]
-    return out
+    return out, log_w

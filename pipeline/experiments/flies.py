@@ -14,7 +14,7 @@ import torch
 from pipeline import PipelineError, objectives, runs
 from pipeline.data.fly_geometry import CLASSES, MOTION, N_BINS, STATE, model_inputs
 from pipeline.evaluate.continuations import continue_tracks
-from pipeline.evaluate.kde import kde_scores
+from pipeline.evaluate.kde import FIXED_MM, GRID_MM, effective_sample_size, kde_scores, window_totals
 from pipeline.experiments.sequences import accuracy_evaluator, batch_maker
 from pipeline.models.baselines import BinnedRNN, quantile_edges
 from pipeline.models.dvrnn import DVRNN
@@ -114,38 +114,56 @@ def run(cfg, method, seed, data_path, out_dir, device):
                       data_path, metrics)
 
 
-def score(cfg, method, seed, data_path, run_dir, device):
-    """Continuations of the first `score_windows` test windows and their KDE scores.
-
-    Returns (arrays for continuations.npz, metrics for kde.json)."""
-    data = dict(np.load(data_path))
-    test = sequences(data, "test")
-    model = runs.load_trained(run_dir, build_model(method, cfg), device)
+def continuations(model, data, split, n, cfg, generator, device):
+    """K continuations of the first n windows of a split, seeded by their first seed_steps steps:
+    positions [n, K, H, 2, 2], the true positions [n, H, 2, 2] and the effective sample size of
+    the particle weights after the seed [n, 2]."""
+    seq = sequences(data, split)
     T0, H, K = cfg["seed_steps"], cfg["horizon"], cfg["continuations"]
-    n = min(cfg["score_windows"], len(data["test_pose"]))
-    if T0 + H > data["test_motion"].shape[1]:
+    if T0 + H > data[f"{split}_motion"].shape[1]:
         raise PipelineError(f"params.yaml: flies seed_steps + horizon = {T0 + H} exceeds the window of "
-                            f"{data['test_motion'].shape[1]} steps; raise flies window or lower horizon")
-    stats = stats_of(data)
-    generator = torch.Generator(device=device).manual_seed(seed)
-    torch.manual_seed(seed)
-    positions, truths, scores = [], [], []
+                            f"{data[f'{split}_motion'].shape[1]} steps; raise flies window or lower horizon")
+    positions, ess = [], []
     for i in range(n):
         rows = slice(2 * i, 2 * i + 2)
-        seed_x = torch.as_tensor(test["x"][rows, :T0], device=device)
-        seed_u = torch.as_tensor(test["u"][rows, :T0], device=device)
-        start = torch.as_tensor(data["test_pose"][i, T0], device=device)
-        radius = float(data["test_radius"][i])
-        pos = continue_tracks(model, seed_x, seed_u, start, H, K, radius, float(data["fps"]), stats, generator).cpu().numpy()
-        truth = data["test_pose"][i, T0 + 1:T0 + 1 + H, :, :2]
-        positions.append(pos)
-        truths.append(truth)
-        scores.append(kde_scores(pos, truth, cfg["kde_floor_mm"]))
-    scores = np.stack(scores)                                     # [n, H, 2]
-    per_window = scores.sum(1)                                    # [n, 2]: sum over the horizon
-    metrics = {"method": method, "seed": seed, "windows": n, "horizon": H, "continuations": K,
-               "kde_fly1": float(per_window[:, 0].mean()), "kde_fly2": float(per_window[:, 1].mean())}
-    arrays = {"positions": np.stack(positions).astype(np.float32), "truth": np.stack(truths).astype(np.float32),
-              "seed_track": data["test_pose"][:n, :T0 + 1, :, :2].astype(np.float32),
-              "scores": scores.astype(np.float32), "radius": data["test_radius"][:n]}
-    return arrays, metrics
+        seed_x = torch.as_tensor(seq["x"][rows, :T0], device=device)
+        seed_u = torch.as_tensor(seq["u"][rows, :T0], device=device)
+        start = torch.as_tensor(data[f"{split}_pose"][i, T0], device=device)
+        pos, log_w = continue_tracks(model, seed_x, seed_u, start, H, K, float(data[f"{split}_radius"][i]),
+                                     float(data["fps"]), stats_of(data), generator)
+        positions.append(pos.cpu().numpy())
+        ess.append(effective_sample_size(log_w.cpu().numpy()))
+    truth = data[f"{split}_pose"][:n, T0 + 1:T0 + 1 + H, :, :2]
+    return np.stack(positions), truth, np.stack(ess)
+
+
+def score(cfg, method, seed, data_path, run_dir, device):
+    """Continuations of the first `score_windows` test and validation windows and their KDE scores.
+
+    Returns (arrays for continuations.npz, numbers for kde.json): Table 1 on the test windows by
+    Scott's rule (kde_fly1, kde_fly2) and at each fixed bandwidth (kde_fixed); the validation
+    windows' total log density at each bandwidth of the grid, from which one shared bandwidth is
+    chosen for every model (select_bandwidth_flies); the effective sample size after the seed."""
+    data = dict(np.load(data_path))
+    model = runs.load_trained(run_dir, build_model(method, cfg), device)
+    n = min(cfg["score_windows"], len(data["test_pose"]))
+    generator = torch.Generator(device=device).manual_seed(seed)
+    torch.manual_seed(seed)
+    positions, truth, ess = continuations(model, data, "test", n, cfg, generator, device)
+    n_valid = min(cfg["score_windows"], len(data["valid_pose"]))
+    valid_positions, valid_truth, _ = continuations(model, data, "valid", n_valid, cfg, generator, device)
+    floor = cfg["kde_floor_mm"]
+    scores = np.stack([kde_scores(p, t, floor) for p, t in zip(positions, truth)])     # [n, H, 2]
+    per_window = scores.sum(1)                                                          # [n, 2]
+    fixed = {str(h): window_totals(positions, truth, floor, h).mean(0) for h in FIXED_MM}
+    grid = {str(h): float(window_totals(valid_positions, valid_truth, floor, h).sum(-1).mean()) for h in GRID_MM}
+    numbers = {"method": method, "seed": seed, "windows": n, "valid_windows": n_valid, "horizon": cfg["horizon"],
+               "continuations": cfg["continuations"],
+               "kde_fly1": float(per_window[:, 0].mean()), "kde_fly2": float(per_window[:, 1].mean()),
+               "kde_fixed": {h: {"fly1": float(v[0]), "fly2": float(v[1])} for h, v in fixed.items()},
+               "valid_kde_by_bandwidth": grid, "ess_after_seed": float(ess.mean())}
+    arrays = {"positions": positions.astype(np.float32), "truth": truth.astype(np.float32),
+              "seed_track": data["test_pose"][:n, :cfg["seed_steps"] + 1, :, :2].astype(np.float32),
+              "scores": scores.astype(np.float32), "radius": data["test_radius"][:n],
+              "valid_positions": valid_positions.astype(np.float32), "valid_truth": valid_truth.astype(np.float32)}
+    return arrays, numbers

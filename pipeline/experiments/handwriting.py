@@ -1,10 +1,12 @@
 """The handwriting experiment (paper sec. 4.2): DVRNN on pen strokes with 70 character classes.
 
 Methods (methods.HANDWRITING; q(z) is trained by IWAE in all of them, as in the paper):
-  cws        q(y) by caffeinated wake-sleep (eq. 15)
-  ssws       q(y) by semi-supervised wake-sleep (eq. 9 + 12)
-  reinforce  M1+M2 with a score-function gradient for the sampled y (alpha weights log q(y_S))
-  baseline   IWAE + a classifier loss, trained only on the fully labelled `rate` fraction of sequences
+  cws              q(y) by caffeinated wake-sleep (eq. 15)
+  ssws             q(y) by semi-supervised wake-sleep as written (eq. 9 + 12, update eq. 14)
+  ssws_normalised  the same with each sequence's terms divided by its |U| and |S| (sec. 3.3.2)
+  reinforce        M1+M2 with a score-function gradient for the sampled y (alpha weights log q(y_S))
+  baseline         IWAE + a classifier q(y | x) of x alone (no particle history), trained only on
+                   the fully labelled `rate` fraction of sequences, for as many steps as the others
 run() trains one run; score() evaluates it: accuracy with the true labels teacher-forced into the
 recurrence, and the Fig. 4 generation with y forced to the characters of FIG4_TEXT.
 """
@@ -21,9 +23,11 @@ from pipeline.train import Spec
 N_CLASSES = 70
 
 
-def build_model(cfg):
-    return DVRNN(x_dim=4, n_classes=N_CLASSES, z_dim=cfg["z_dim"], hidden=cfg["hidden"],
-                 emission="stroke", mixture=cfg["mixture"], q_hidden=cfg.get("q_hidden"))
+def build_model(cfg, method):
+    """The DVRNN every method shares; the baseline's q(y | x) reads x alone (the paper's separate
+    classifier), the others' q(y_t) also reads the particle's recurrent state."""
+    return DVRNN(x_dim=4, n_classes=N_CLASSES, z_dim=cfg["z_dim"], hidden=cfg["hidden"], emission="stroke",
+                 mixture=cfg["mixture"], q_hidden=cfg.get("q_hidden"), q_reads_state=method != "baseline")
 
 
 def spec_for(method, cfg, seed, name):
@@ -32,7 +36,8 @@ def spec_for(method, cfg, seed, name):
     if method == "reinforce":
         alpha = cfg["alpha"]
         return Spec(objective=lambda tr, mask: objectives.reinforce_m1m2(tr, mask, alpha=alpha), **common)
-    fn = {"cws": objectives.cws, "ssws": objectives.ssws, "baseline": objectives.classifier}[method]
+    fn = {"cws": objectives.cws, "ssws": objectives.ssws, "ssws_normalised": objectives.ssws_normalised,
+          "baseline": objectives.classifier}[method]
     return Spec(objective=fn, **common)
 
 
@@ -57,6 +62,7 @@ def run(cfg, method, group, rate, pattern, seed, data_path, out_dir, device):
     data = np.load(data_path)
     train = training_set(data, method, rate, pattern, seed)
     spec = spec_for(method, cfg, seed, str(out_dir))
+    steps = len(data["x_train"]) // min(cfg["batch_size"], len(data["x_train"]))   # every method: as many steps
 
     def metrics(model, history):
         last = history[-1]
@@ -65,7 +71,7 @@ def run(cfg, method, group, rate, pattern, seed, data_path, out_dir, device):
                 **{k: last[k] for k in ("val_top1", "val_top5", "val_top10")},
                 "val_top10_best": max(r["val_top10"] for r in history[1:])}
 
-    return runs.train(out_dir, spec, lambda: build_model(cfg), batch_maker(train, cfg["batch_size"], device),
+    return runs.train(out_dir, spec, lambda: build_model(cfg, method), batch_maker(train, cfg["batch_size"], device, steps),
                       accuracy_evaluator({"x": data["x_valid"], "labels": data["y_valid"]}, device,
                                          particles=cfg["eval_particles"]), device,
                       {"cfg": cfg, "method": method, "rate": rate, "pattern": pattern, "seed": seed,
@@ -81,7 +87,7 @@ def score(cfg, method, group, rate, pattern, seed, data_path, run_dir, device):
     the difference is the exposure-bias gap).  generation: one sample with y forced to the
     characters of FIG4_TEXT (their durations from the reference rendering), seeded by the run's seed."""
     data = np.load(data_path)
-    model = runs.load_trained(run_dir, build_model(cfg), device)
+    model = runs.load_trained(run_dir, build_model(cfg, method), device)
     valid = {"x": data["x_valid"], "labels": data["y_valid"]}
     forced = accuracy_evaluator(valid, device, particles=cfg["eval_particles"], prefix="teacher_forced",
                                 teacher_forced=True)(model)

@@ -21,8 +21,8 @@ def spec_for(method, cfg, seed, name):
                   use_labels=methods.MNIST[method].uses_labels)
     if method in ("cws", "rws"):
         return Spec(objective={"cws": objectives.cws, "rws": objectives.rws}[method], **common)
-    if method in ("m1m2", "m1"):
-        alpha = cfg["alpha"]
+    if method in ("m1m2", "m1m2_alpha1", "m1"):
+        alpha = 1.0 if method == "m1m2_alpha1" else cfg["alpha"]
         common["particles"] = N_CLASSES
         return Spec(objective=lambda trace, mask: objectives.enumerated_m1m2(trace, mask, alpha=alpha),
                     enumerate_y=True, **common)

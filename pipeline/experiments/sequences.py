@@ -5,18 +5,22 @@ import torch
 from pipeline.evaluate.classification import topk_accuracy
 
 
-def batch_maker(arrays, batch_size, device):
+def batch_maker(arrays, batch_size, device, steps=None):
     """make_batches(rng) for the training loop: shuffled batches of whole sequences.
 
     arrays: dict name -> [N, T, ...] numpy arrays with at least x, labels and mask; a final
-    short batch is dropped so every step sees the same batch size."""
+    short batch is dropped so every step sees the same batch size.  With `steps`, an epoch is
+    that many batches, from as many shuffled passes over the data as they take (a small
+    training set then gets as many gradient steps as a large one)."""
     tensors = {k: torch.as_tensor(v, device=device) for k, v in arrays.items()}
     n = len(tensors["x"])
     batch_size = min(batch_size, n)
+    per_pass = n // batch_size
 
     def make_batches(rng):
-        order = rng.permutation(n)
-        for start in range(0, n - batch_size + 1, batch_size):
+        order = np.concatenate([rng.permutation(n)[:per_pass * batch_size]
+                                for _ in range(-(-(steps or per_pass) // per_pass))])
+        for start in range(0, (steps or per_pass) * batch_size, batch_size):
             idx = torch.as_tensor(order[start:start + batch_size], device=device)
             yield {k: v[idx] for k, v in tensors.items()}
     return make_batches

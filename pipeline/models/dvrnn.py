@@ -7,6 +7,8 @@ Inference:
     q(z_t | x_t, y_t, c_t)                                   phi_z, trained by IWAE (reparameterised)
     q(y_t | BiLSTM(x, u)_t, h_{t-1})                          phi_y; depends on the particle's
                                                              y_{<t}, z_{<t} through h_{t-1} (eq. 6)
+    q(y_t | BiLSTM(x, u)_t)                                  with q_reads_state=False: a classifier
+                                                             of x alone (the supervised baseline)
 Particles are folded into the batch: every step runs once on K * B rows.
 """
 import torch
@@ -20,8 +22,10 @@ from pipeline.objectives import Trace, log_weights
 
 
 class DVRNN(nn.Module):
-    def __init__(self, x_dim, n_classes, z_dim, hidden, u_dim=0, emission="stroke", mixture=3, q_hidden=None):
+    def __init__(self, x_dim, n_classes, z_dim, hidden, u_dim=0, emission="stroke", mixture=3, q_hidden=None,
+                 q_reads_state=True):
         super().__init__()
+        self.q_reads_state = q_reads_state
         self.x_dim, self.n_classes, self.z_dim, self.hidden, self.u_dim = x_dim, n_classes, z_dim, hidden, u_dim
         ctx = hidden + (hidden if u_dim else 0)
         y_dim = hidden if n_classes else 0
@@ -41,7 +45,7 @@ class DVRNN(nn.Module):
         if n_classes:
             q_hidden = q_hidden or hidden
             self.birnn = nn.LSTM(x_dim + u_dim, q_hidden, batch_first=True, bidirectional=True)
-            self.q_y_head = mlp([2 * q_hidden + hidden, hidden, n_classes], nn.ReLU)
+            self.q_y_head = mlp([2 * q_hidden + (hidden if q_reads_state else 0), hidden, n_classes], nn.ReLU)
 
     def parameter_groups(self):
         phi_z = list(self.encoder_z.parameters())
@@ -83,7 +87,7 @@ class DVRNN(nn.Module):
         ey = None
         if self.n_classes:
             if ex_t is not None:
-                logits = self.q_y_head(torch.cat([feat_t, h], -1))
+                logits = self.q_y_head(torch.cat([feat_t, h], -1) if self.q_reads_state else feat_t)
                 sampled = torch.multinomial(torch.softmax(logits.detach(), -1), 1)[:, 0]
                 y_t = sampled if mask_t is None else torch.where(mask_t, label_t.clamp(min=0), sampled)
                 out["q_logits"] = logits
@@ -156,6 +160,8 @@ class DVRNN(nn.Module):
         y_{<t} are q's own samples; teacher_forced feeds the recurrence batch["labels"] instead
         (where they are known, >= 0)."""
         B, T, _ = batch["x"].shape
+        if not self.q_reads_state:                  # a classifier of x alone: no recurrence, no particles
+            return torch.softmax(self.q_y_head(self.y_features(batch["x"], batch.get("u"))), -1)
         given = {"x": batch["x"], "u": batch.get("u")}
         if teacher_forced:
             given.update(labels=batch["labels"], mask=batch["labels"] >= 0)

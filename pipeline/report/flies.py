@@ -6,10 +6,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from pipeline import layout, methods
-from pipeline.evaluate.kde import scott_bandwidth
-from pipeline.io import write_json
+from pipeline.evaluate.kde import FIXED_MM
+from pipeline.io import read_json, write_json
+from pipeline.report import verdicts
 from pipeline.report.pages import embed, render
-from pipeline.report.runs import read_arrays, read_runs
+from pipeline.results import read_arrays, read_runs
 from pipeline.report.tables import ACCURACY, fmt_col, summarise
 
 MODELS = tuple(methods.FLIES)
@@ -20,11 +21,13 @@ PAPER_ORDER = "CWS+DVRNN > RWS+DVRNN > VRNN > RNN"
 
 def diagnostics(frame, fps):
     """Why a model scores as it does: how spread its samples are, how far their mean is from the
-    truth, and how fast its flies move, averaged over seed windows, steps and training seeds."""
+    truth, how fast its flies move (averaged over seed windows, steps and training seeds), and the
+    effective sample size of its particles after the seed steps."""
     rows = []
     for model in MODELS:
+        runs = frame[frame.method == model]
         values = []
-        for folder in frame[frame.method == model].folder:
+        for folder in runs.folder:
             d = read_arrays("flies", folder)
             pos, truth = d["positions"], d["truth"]
             values.append([pos.std(1).mean(), np.linalg.norm(pos.mean(1) - truth, axis=-1).mean(),
@@ -32,34 +35,55 @@ def diagnostics(frame, fps):
                            np.linalg.norm(np.diff(truth, axis=1), axis=-1).mean() * fps])
         spread, bias, speed, true_speed = np.mean(values, 0)
         rows.append({"model": NAMES[model], "spread": f"{spread:.2f}", "bias": f"{bias:.2f}",
-                     "speed": f"{speed:.1f}", "true_speed": f"{true_speed:.1f}"})
+                     "speed": f"{speed:.1f}", "true_speed": f"{true_speed:.1f}",
+                     "ess": f"{runs.ess_after_seed.mean():.1f} of {int(runs.continuations.iloc[0])}"})
     return rows
 
 
-def ordering(summary, column):
-    return " > ".join(NAMES[m] for m in summary.sort_values(column, ascending=False).method)
+def ordering(means):
+    """'A > B > C' from {model: mean score}."""
+    return " > ".join(NAMES[m] for m in sorted(means, key=means.get, reverse=True))
 
 
-def claims(summary):
-    by = summary.set_index("method")
+def rules_table(frame):
+    """Table 1 summed over both flies under every bandwidth rule, with each rule's ordering."""
+    rules = {"Scott's rule, per model": ("kde_fly1", "kde_fly2"), "shared, chosen on validation": ("shared_fly1", "shared_fly2")}
+    rules.update({f"fixed {h} mm": (f"fixed_{h}_fly1", f"fixed_{h}_fly2") for h in FIXED_MM})
+    rows, orders = [], {}
+    for rule, (a, b) in rules.items():
+        both = frame.assign(both=frame[a] + frame[b])
+        means = both.groupby("method").both.mean().to_dict()
+        orders[rule] = ordering(means)
+        table = summarise(both, "method", ["both"]).set_index("method")
+        rows.append({"rule": rule, **{m: fmt_col(table.loc[m], "both") for m in MODELS if m in table.index},
+                     "order": orders[rule]})
+    stable = len(set(orders.values())) == 1
+    return rows, stable
+
+
+def claims(frame, bandwidth):
+    """Table 1's claims at the shared bandwidth, each decided by the rule of verdicts.py."""
+    score = lambda m, col: verdicts.by_seed(frame, "method", m, col)  # noqa: E731
     out = []
-    for fly, col in ((1, "kde_fly1"), (2, "kde_fly2")):
-        best = by[col].idxmax()
-        rival = by.drop(index="cws")[col].idxmax()
-        separate = by.loc["cws", col + "_low"] > by.loc[rival, col + "_high"]
-        verdict = ("reproduced" if best == "cws" and separate else
-                   "not clearly reproduced (intervals overlap)" if best == "cws" else "not reproduced")
-        out.append({"claim": f"CWS+DVRNN gives the true position of fly {fly} the highest KDE density (Table 1)",
-                    "ours": f"CWS+DVRNN {fmt_col(by.loc['cws'], col)}; best: {NAMES[best]} {fmt_col(by.loc[best], col)}; "
-                            f"order {ordering(summary, col)}",
-                    "paper": f"CWS {PAPER['cws'][fly - 1]} (best)", "verdict": verdict,
-                    "why": "orderings compare; raw values do not (other units and data)"})
-    mean_order = summary.assign(both=summary.kde_fly1 + summary.kde_fly2)
-    ours = ordering(mean_order, "both")
-    out.append({"claim": "Ranking: CWS+DVRNN, then RWS+DVRNN, then VRNN, then RNN (sec. 4.3)",
-                "ours": f"{ours} (sum over both flies)", "paper": PAPER_ORDER,
-                "verdict": "reproduced" if ours == PAPER_ORDER else "not reproduced", "why": ""})
+    for fly in (1, 2):
+        col = f"shared_fly{fly}"
+        means = frame.groupby("method")[col].mean().to_dict()
+        comparisons = [verdicts.paired("CWS+DVRNN", NAMES[m], score("cws", col), score(m, col)) for m in MODELS[1:]]
+        out.append(verdicts.claim(
+            f"CWS+DVRNN gives the true position of fly {fly} the highest KDE density (Table 1)",
+            f"CWS {PAPER['cws'][fly - 1]} (best)", f"order at {bandwidth:g} mm: {ordering(means)}", comparisons,
+            scale=1.0, unit="", why="orderings compare; raw values do not (other units and data)"))
+    both = frame.assign(both=frame.shared_fly1 + frame.shared_fly2)
+    chain = [verdicts.paired(NAMES[a], NAMES[b], score_of(both, a), score_of(both, b))
+             for a, b in zip(MODELS, MODELS[1:])]
+    out.append(verdicts.claim("Ranking: CWS+DVRNN, then RWS+DVRNN, then VRNN, then RNN (sec. 4.3)", PAPER_ORDER,
+                              f"{ordering(both.groupby('method').both.mean().to_dict())} (sum over both flies)",
+                              chain, scale=1.0, unit="", why="each neighbouring pair in the paper's order"))
     return out
+
+
+def score_of(frame, method, col="both"):
+    return verdicts.by_seed(frame, "method", method, col)
 
 
 def fig5b(folders, n_windows=4):
@@ -92,9 +116,9 @@ def fig5b(folders, n_windows=4):
     return fig
 
 
-def fig6(folders, floor, window=0):
-    """KDE of each fly's sampled position at three steps, per model, true position marked.
-    folders: {model: run folder} of one training seed."""
+def fig6(folders, bandwidth, window=0):
+    """KDE (at the shared bandwidth) of each fly's sampled position at three steps, per model, true
+    position marked.  folders: {model: run folder} of one training seed."""
     data = {m: read_arrays("flies", f) for m, f in folders.items()}
     H = data[MODELS[0]]["positions"].shape[2]
     steps = sorted({max(0, H // 10 - 1), H // 2 - 1, H - 1})
@@ -108,7 +132,7 @@ def fig6(folders, floor, window=0):
             for i, t in enumerate(steps):
                 ax = axes[i, 2 * j + fly]
                 samples = data[model]["positions"][window, :, t, fly].astype(np.float64)
-                h = scott_bandwidth(samples, floor)
+                h = np.array([bandwidth, bandwidth])
                 z = (points[..., None, :] - samples) / h
                 dens = np.exp(-0.5 * (z ** 2).sum(-1)).sum(-1) / (len(samples) * 2 * np.pi * h.prod())
                 ax.imshow(dens, origin="lower", extent=(-r, r, -r, r), cmap="viridis")
@@ -124,30 +148,40 @@ def fig6(folders, floor, window=0):
     return fig
 
 
-def build(params, cfg, run_dirs, data_path, out_html, fig_dir, summary_json):
+def build(params, cfg, run_dirs, bandwidth_json, data_path, out_html, fig_dir, summary_json):
     frame, _ = read_runs("flies", run_dirs)
+    shared = read_json(bandwidth_json)
+    frame["shared_fly1"] = [shared["runs"][f]["kde_fly1"] for f in frame.folder]
+    frame["shared_fly2"] = [shared["runs"][f]["kde_fly2"] for f in frame.folder]
+    for h in FIXED_MM:
+        for fly in ("fly1", "fly2"):
+            frame[f"fixed_{h}_{fly}"] = [k[str(h)][fly] for k in frame.kde_fixed]
     seeds = sorted(frame.seed.unique().tolist())
     with np.load(data_path) as data:
         fps = float(data["fps"])
-    summary = summarise(frame, "method", ["kde_fly1", "kde_fly2"])
-    table = [{"model": NAMES[r.method], "n": r.n, "fly1": fmt_col(r, "kde_fly1"),
-              "fly2": fmt_col(r, "kde_fly2"),
+    summary = summarise(frame, "method", ["shared_fly1", "shared_fly2", "kde_fly1", "kde_fly2"])
+    table = [{"model": NAMES[r.method], "n": r.n, "fly1": fmt_col(r, "shared_fly1"), "fly2": fmt_col(r, "shared_fly2"),
+              "scott1": fmt_col(r, "kde_fly1"), "scott2": fmt_col(r, "kde_fly2"),
               "paper1": PAPER[r.method][0], "paper2": PAPER[r.method][1]} for _, r in summary.iterrows()]
+    rules, stable = rules_table(frame)
     cws = frame[frame.method == "cws"]
     accuracy = {k: summarise(cws, "method", [k], bounds=ACCURACY).iloc[0]
                 for k in ("test_annotated_top1", "test_all_frames_top1") if k in cws}
     accuracy = {k: fmt_col(v, k, 100) for k, v in accuracy.items()}
-    found = claims(summary)
+    found = claims(frame, shared["bandwidth_mm"])
     first = {r.method: r.folder for _, r in frame[frame.seed == seeds[0]].iterrows()}
     names = [Path(fig_dir) / name for name in layout.FIGURE_NAMES["flies"]]
     tracks = embed(fig5b(first), names[0])
-    kdes = embed(fig6(first, cfg["kde_floor_mm"]), names[1])
-    write_json(summary_json, {"table1": {r.method: {"fly1": r.kde_fly1, "fly2": r.kde_fly2}
+    kdes = embed(fig6(first, shared["bandwidth_mm"]), names[1])
+    write_json(summary_json, {"table1": {r.method: {"fly1": r.shared_fly1, "fly2": r.shared_fly2}
                                          for _, r in summary.iterrows()},
+                              "bandwidth_mm": shared["bandwidth_mm"], "ordering_stable": stable,
                               "claims": found, "runs": list(map(str, run_dirs))})
     row = frame.iloc[0]
     render("flies.html.j2", out_html, title="Fly-vs-Fly: continuations scored by KDE (paper Table 1, Fig. 5b, 6)",
-           table=table, diagnostics=diagnostics(frame, fps), claims=found, accuracy=accuracy, fig_tracks=tracks,
-           fig_kde=kdes, cfg=cfg, windows=int(row.windows), horizon=int(row.horizon),
-           continuations=int(row.continuations), profile=params["profile"], seeds=seeds)
+           table=table, rules=rules, stable=stable, models=[NAMES[m] for m in MODELS], model_keys=MODELS,
+           bandwidth=shared["bandwidth_mm"], grid=shared["valid_total_by_bandwidth"], rule=verdicts.RULE,
+           diagnostics=diagnostics(frame, fps), claims=found, accuracy=accuracy, fig_tracks=tracks,
+           fig_kde=kdes, cfg=cfg, windows=int(row.windows), valid_windows=int(row.valid_windows),
+           horizon=int(row.horizon), continuations=int(row.continuations), profile=params["profile"], seeds=seeds)
     return found

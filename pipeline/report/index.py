@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pipeline import layout
 from pipeline.io import read_json, write_json
+from pipeline.report import verdicts
 from pipeline.report.pages import render
 
 EXPERIMENTS = {"mnist": ("MNIST (sec. 4.1, Fig. 2)", "mnist.html"),
@@ -58,6 +59,7 @@ def headline(summaries):
     mnist, hand, flies = summaries["mnist"], summaries["handwriting"], summaries["flies"]
     return {"mnist_val_accuracy": {k: v["val_accuracy"]["mean"] for k, v in mnist.items() if isinstance(v, dict)
                                    and "val_accuracy" in v},
+            "handwriting_top1": {k: v["val_top1"] for k, v in hand["main"].items()},
             "handwriting_top10": {k: v["val_top10"] for k, v in hand["main"].items()},
             "handwriting_variable_top10": {k: v["val_top10"] for k, v in hand["variable"].items()},
             "flies_kde": {f"{k}_{fly}": v[fly] for k, v in flies["table1"].items() for fly in ("fly1", "fly2")}}
@@ -75,14 +77,14 @@ def provenance(params, summaries):
 def build(params, summaries, out_html, out_json, out_provenance):
     sections = [{"title": title, "page": page, "claims": summaries[key]["claims"]}
                 for key, (title, page) in EXPERIMENTS.items()]
-    verdicts = [c["verdict"] for s in sections for c in s["claims"]]
-    counts = {v: verdicts.count(v) for v in dict.fromkeys(verdicts)}
+    found = [c["verdict"] for s in sections for c in s["claims"] if c.get("paper_claim", True)]
+    counts = {v: found.count(v) for v in ("reproduced", "contradicted", "inconclusive", "not comparable") if v in found}
     setup = {"profile": params["profile"], "seeds": params["seeds"],
              "sources": {k: params[k]["source"] for k in EXPERIMENTS},
              "supervision": params["supervision"], "supervision_pattern": params["supervision_pattern"]}
     write_json(out_json, {"verdicts": counts, **headline(summaries)})
     render("index.html.j2", out_html, title="Semi-supervised Sequential Generative Models: reproduction",
-           sections=sections, counts=counts, setup=setup, provenance_page=Path(out_provenance).name,
+           sections=sections, counts=counts, setup=setup, rule=verdicts.RULE, provenance_page=Path(out_provenance).name,
            profile=params["profile"], seeds=params["seeds"])
     render("provenance.html.j2", out_provenance, title="Provenance of the last run", setup=setup,
            prov=provenance(params, summaries), profile=params["profile"], seeds=params["seeds"])

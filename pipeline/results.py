@@ -1,5 +1,5 @@
-"""Reading finished runs for the report pages: the metrics and score files of each run folder a
-report stage is given (names in layout.py).  Files only: no model is loaded here."""
+"""Reading finished runs: the metrics, score and array files of each run folder a report or fan-in
+stage is given (names in layout.py).  Files only: no model is loaded here."""
 from pathlib import Path
 
 import numpy as np

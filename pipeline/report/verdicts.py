@@ -1,0 +1,114 @@
+"""One rule decides every verdict.
+
+Runs are paired by seed: runs with the same seed share the data, the labelled subset and the
+initial randomness, so the per-seed difference d_s = ours_s - theirs_s removes what the seeds
+share.  The 95% t-interval of the mean of d_s over seeds then decides:
+
+  reproduced     the interval excludes 0 in the paper's direction
+  contradicted   the interval excludes 0 the other way
+  inconclusive   the interval contains 0 (or there is one seed, and no interval)
+
+A claim that one method beats several (or holds at several rates) is reproduced when every
+comparison is, contradicted when any is, and inconclusive otherwise.
+"""
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from scipy import stats
+
+RULE = ("Runs are paired by seed (same seed: same data, labelled subset and initial randomness). For each "
+        "comparison we take the per-seed difference between the paper's winner and its rival and its 95% "
+        "t-interval over seeds: reproduced when the interval excludes 0 in the paper's direction, contradicted "
+        "when it excludes 0 the other way, inconclusive when it contains 0. A claim over several rivals or "
+        "rates is reproduced when every comparison is, contradicted when any is, and inconclusive otherwise.")
+ORDER = ("contradicted", "inconclusive", "reproduced")      # a combined verdict is the first that occurs
+
+
+@dataclass
+class Comparison:
+    winner: str          # what the paper says comes out ahead
+    rival: str
+    diff: float          # mean over seeds of winner - rival (in the direction of the claim)
+    low: float
+    high: float
+    n: int
+    verdict: str
+    seeds_needed: int = None   # inconclusive only: seeds an interval excluding 0 would take at this mean and spread
+
+    def text(self, scale=1.0, unit=""):
+        if not np.isfinite(self.diff):
+            return "n/a"
+        if self.n < 2:
+            return f"{self.diff * scale:+.1f}{unit} (one seed, no interval)"
+        return f"{self.diff * scale:+.1f}{unit} [{self.low * scale:+.1f}, {self.high * scale:+.1f}]"
+
+
+def paired(winner, rival, ours, theirs, higher_is_better=True, level=0.95):
+    """The verdict on `winner beats rival` from {seed: value} of each; only shared seeds count."""
+    seeds = sorted(set(ours) & set(theirs))
+    d = np.array([ours[s] - theirs[s] for s in seeds], dtype=float) * (1 if higher_is_better else -1)
+    d = d[np.isfinite(d)]
+    if len(d) == 0:
+        return Comparison(winner, rival, math.nan, math.nan, math.nan, 0, "inconclusive")
+    mean = float(d.mean())
+    if len(d) < 2 or d.std(ddof=1) == 0:
+        low = high = mean
+        verdict = ("inconclusive" if len(d) < 2 else
+                   "reproduced" if mean > 0 else "contradicted" if mean < 0 else "inconclusive")
+        return Comparison(winner, rival, mean, low, high, len(d), verdict)
+    half = stats.t.ppf(0.5 + level / 2, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
+    low, high = mean - half, mean + half
+    verdict = "reproduced" if low > 0 else "contradicted" if high < 0 else "inconclusive"
+    out = Comparison(winner, rival, mean, low, high, len(d), verdict)
+    if verdict == "inconclusive":
+        out.seeds_needed = seeds_needed(d, level)
+    return out
+
+
+def seeds_needed(d, level=0.95, cap=1000):
+    """The smallest n whose t-interval half-width, at this sample's spread, falls below |mean|
+    (None when the mean is 0 or n would exceed `cap`)."""
+    mean, sd = abs(float(np.mean(d))), float(np.std(d, ddof=1))
+    if mean == 0:
+        return None
+    for n in range(len(d) + 1, cap + 1):
+        if stats.t.ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n) < mean:
+            return n
+    return None
+
+
+def combine(comparisons):
+    """The verdict of a claim made of several comparisons."""
+    verdicts = {c.verdict for c in comparisons}
+    return next((v for v in ORDER if v in verdicts), "inconclusive")
+
+
+def closest(comparisons):
+    """The comparison whose interval comes nearest the other side (the weakest link)."""
+    return min(comparisons, key=lambda c: c.low if np.isfinite(c.low) else -math.inf)
+
+
+def by_seed(frame, method_col, method, value):
+    """{seed: value} of one method's runs in a frame of runs."""
+    rows = frame[frame[method_col] == method]
+    return dict(zip(rows.seed.astype(int), rows[value].astype(float)))
+
+
+def claim(text, paper, ours, comparisons, scale=100.0, unit=" points", why="", note=""):
+    """A claim entry for the pages and the index: the verdict by the rule, the weakest comparison's
+    difference and interval, and what more seeds could do when it is inconclusive."""
+    verdict = combine(comparisons)
+    weakest = closest(comparisons)
+    advice = ""
+    if verdict == "inconclusive":
+        needs = [c.seeds_needed for c in comparisons if c.verdict == "inconclusive"]
+        if any(n is None for n in needs):
+            advice = ("the mean difference is zero or tiny against its seed-to-seed spread: more seeds would not "
+                      "settle it at a reasonable cost")
+        elif needs:
+            advice = (f"seed noise: at this mean and spread, about {max(needs)} seeds would give an interval "
+                      f"clear of 0 (`dvc exp run -S 'seeds=[...]'` after `python -m pipeline.graph`)")
+    return {"claim": text, "paper": paper, "ours": ours, "verdict": verdict,
+            "difference": f"{weakest.winner} - {weakest.rival}: {weakest.text(scale, unit)}",
+            "comparisons": [asdict(c) for c in comparisons], "why": "; ".join(x for x in (why, advice, note) if x)}

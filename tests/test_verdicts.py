@@ -1,0 +1,102 @@
+"""The one verdict rule (paired by seed, 95% t-interval of the difference) on constructed differences,
+and the bandwidth selection that Table 1's verdicts use."""
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from pipeline.evaluate.kde import (FIXED_MM, GRID_MM, effective_sample_size, select_bandwidth,
+                                   shared_bandwidth_scores, window_totals)
+from pipeline.report import verdicts
+
+
+def pair(diffs, base=0.5):
+    theirs = {s: base for s in range(len(diffs))}
+    return {s: base + d for s, d in enumerate(diffs)}, theirs
+
+
+@pytest.mark.parametrize("diffs, expected", [
+    ([0.02, 0.03, 0.04], "reproduced"),
+    ([-0.02, -0.03, -0.04], "contradicted"),
+    ([0.05, -0.04, 0.02], "inconclusive"),
+    ([0.03], "inconclusive"),                      # one seed: no interval
+])
+def test_the_rule_on_constructed_differences(diffs, expected):
+    c = verdicts.paired("A", "B", *pair(diffs))
+    assert c.verdict == expected
+    if len(diffs) > 1:
+        d = np.array(diffs)
+        half = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
+        assert (c.diff, c.low, c.high) == pytest.approx((d.mean(), d.mean() - half, d.mean() + half))
+
+
+def test_lower_is_better_flips_the_direction_and_only_shared_seeds_count():
+    ours, theirs = {0: 1.0, 1: 1.1, 2: 0.9, 7: 99.0}, {0: 2.0, 1: 2.2, 2: 1.9}
+    assert verdicts.paired("A", "B", ours, theirs, higher_is_better=False).verdict == "reproduced"
+    c = verdicts.paired("A", "B", ours, theirs)
+    assert c.verdict == "contradicted" and c.n == 3
+
+
+def test_pairing_by_seed_removes_what_the_seeds_share():
+    """Seed effects much larger than the difference: unpaired intervals overlap, the paired one decides."""
+    shared = {0: 0.2, 1: 0.6, 2: 0.9}
+    ours, theirs = {s: v + 0.01 for s, v in shared.items()}, dict(shared)
+    assert verdicts.paired("A", "B", ours, theirs).verdict == "reproduced"
+
+
+def test_a_claim_over_several_comparisons():
+    yes = verdicts.paired("A", "B", *pair([0.02, 0.03, 0.04]))
+    no = verdicts.paired("A", "C", *pair([-0.02, -0.03, -0.04]))
+    maybe = verdicts.paired("A", "D", *pair([0.05, -0.04, 0.02]))
+    assert verdicts.combine([yes, yes]) == "reproduced"
+    assert verdicts.combine([yes, maybe]) == "inconclusive"
+    assert verdicts.combine([yes, maybe, no]) == "contradicted"
+    entry = verdicts.claim("A beats all", "-", "-", [yes, maybe])
+    assert entry["verdict"] == "inconclusive" and entry["difference"].startswith("A - D")
+    assert "seeds would give an interval clear of 0" in entry["why"]
+
+
+def test_seeds_needed_is_where_the_interval_first_clears_zero():
+    d = np.array([0.05, -0.02, 0.03])
+    n = verdicts.seeds_needed(d)
+    half = lambda k: stats.t.ppf(0.975, k - 1) * d.std(ddof=1) / math.sqrt(k)  # noqa: E731
+    assert half(n) < d.mean() <= half(n - 1)
+
+
+# ---------------------------------------------------------------- the shared bandwidth
+def _continuations(rng, n=4, K=100, H=5, sd=2.0):
+    truth = rng.normal(size=(n, H, 2, 2)) * 5
+    return truth[:, None] + sd * rng.normal(size=(n, K, H, 2, 2)), truth
+
+
+def test_the_shared_bandwidth_is_chosen_on_validation_and_never_reads_the_test_windows():
+    rng = np.random.default_rng(0)
+    valid = {run: _continuations(rng) for run in ("a", "b")}
+    grids = {run: {str(h): float(window_totals(p, t, bandwidth=h).sum(-1).mean()) for h in GRID_MM}
+             for run, (p, t) in valid.items()}
+    test = {run: _continuations(rng) for run in ("a", "b")}
+    result = shared_bandwidth_scores(grids, test)
+    garbage = {run: (np.full_like(p, np.nan), t) for run, (p, t) in test.items()}
+    with np.errstate(invalid="ignore"):
+        assert shared_bandwidth_scores(grids, garbage)["bandwidth_mm"] == result["bandwidth_mm"]
+    h = result["bandwidth_mm"]
+    assert 0.5 <= h <= 2.0                         # near the best kernel for 100 samples of sd 2 mm (about 0.9)
+    expected = window_totals(*test["a"], bandwidth=h).mean(0)
+    assert result["runs"]["a"]["kde_fly1"] == pytest.approx(expected[0])
+    wider = {run: (p * 0 + t[:, None] + 8 * rng.normal(size=p.shape), t) for run, (p, t) in valid.items()}
+    grids_wide = {run: {str(g): float(window_totals(p, t, bandwidth=g).sum(-1).mean()) for g in GRID_MM}
+                  for run, (p, t) in wider.items()}
+    assert shared_bandwidth_scores(grids_wide, test)["bandwidth_mm"] > h       # it follows the validation data
+
+
+def test_select_bandwidth_takes_the_best_total_and_the_grid_holds_the_fixed_values():
+    assert select_bandwidth({"0.5": -10.0, "1.0": -3.0, "2.0": -7.0}) == "1.0"
+    assert set(FIXED_MM) <= set(GRID_MM)
+
+
+def test_effective_sample_size_runs_from_one_to_k():
+    assert effective_sample_size(np.zeros((10, 3))) == pytest.approx([10, 10, 10])
+    peaked = np.full((10, 1), -1e9)
+    peaked[3] = 0.0
+    assert effective_sample_size(peaked) == pytest.approx([1.0])

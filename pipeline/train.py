@@ -59,6 +59,9 @@ class Spec:
 
 
 def _check_finite(spec, trace, losses, epoch, step):
+    values = [getattr(trace, t) for t in TRACE_TERMS] + [losses.model, losses.inference]
+    if torch.isfinite(torch.stack([v.detach().sum() for v in values])).all():   # one check, one sync
+        return
     for term in TRACE_TERMS:
         value = getattr(trace, term)
         if not torch.isfinite(value).all():
@@ -101,6 +104,13 @@ def train_step(model, spec, batch, opt_theta, opt_phi, groups, epoch=0, step=0):
     return {"loss_model": losses.model.item(), "loss_inference": losses.inference.item()}
 
 
+def optimisers(groups, lr):
+    """Adam for theta and Adam for phi (phi_z and phi_y), each updating all of its parameters in one
+    fused operation rather than a loop over tensors."""
+    phi = groups["phi_z"] + groups["phi_y"] or [torch.zeros(0, requires_grad=True)]
+    return torch.optim.Adam(groups["theta"], lr=lr, fused=True), torch.optim.Adam(phi, lr=lr, fused=True)
+
+
 def save_checkpoint(path, model, opt_theta, opt_phi, epoch, history):
     state = {"model": model.state_dict(), "opt_theta": opt_theta.state_dict(),
              "opt_phi": opt_phi.state_dict(), "epoch": epoch, "history": history,
@@ -137,8 +147,7 @@ def fit(model, spec, make_batches, evaluate, checkpoint=None, device="cpu"):
     seed_everything(spec.seed)
     model.to(device)
     groups = model.parameter_groups()
-    opt_theta = torch.optim.Adam(groups["theta"], lr=spec.lr)
-    opt_phi = torch.optim.Adam(groups["phi_z"] + groups["phi_y"] or [torch.zeros(0, requires_grad=True)], lr=spec.lr)
+    opt_theta, opt_phi = optimisers(groups, spec.lr)
     start, history = 0, []
     if checkpoint and os.path.exists(checkpoint):
         start, history = load_checkpoint(checkpoint, model, opt_theta, opt_phi)

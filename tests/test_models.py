@@ -170,3 +170,48 @@ def test_the_baseline_classifier_never_reads_the_particle_history():
     reads = DVRNN(4, 70, 5, 16, emission="stroke", mixture=2)
     assert not torch.allclose(reads.class_probabilities(labelled, 4),
                               reads.class_probabilities(labelled, 4, teacher_forced=True))
+
+
+def _layers_as_written(model, batch, K, eps, gumbel):
+    """The DVRNN recurrence with each layer applied to its concatenated inputs, as eq. 5-6 read, and
+    the given noise: what recur computes by parts."""
+    x, u, mask, labels = batch["x"], batch.get("u"), batch["mask"], batch["labels"]
+    B, T, _ = x.shape
+    rep = lambda a: a.repeat(K, *([1] * (a.dim() - 1)))  # noqa: E731
+    ex, feats = rep(model.embed_x(x)), rep(model.y_features(x, u))
+    eu = rep(model.embed_u(u)) if model.u_dim else None
+    h = c = torch.zeros(K * B, model.hidden)
+    out = {"q_logits": [], "y": [], "z": [], "q_loc": [], "q_scale": []}
+    for t in range(T):
+        ctx = h if eu is None else torch.cat([h, eu[:, t]], -1)
+        logits = model.q_y_head(torch.cat([feats[:, t], h], -1))
+        y = torch.where(rep(mask)[:, t], rep(labels)[:, t].clamp(min=0), (logits + gumbel[t]).argmax(-1))
+        ey = model.embed_y(y)
+        loc, raw = model.encoder_z(torch.cat([ctx, ex[:, t], ey], -1)).chunk(2, -1)
+        scale = torch.nn.functional.softplus(raw) + 1e-3
+        z = loc + eps[t] * scale
+        h, c = model.rnn(torch.cat([ex[:, t], model.embed_z(z), ey], -1), (h, c))
+        for k, v in zip(out, (logits, y, z, loc, scale)):
+            out[k].append(v)
+    return {k: torch.stack(v, 1) for k, v in out.items()}, (h, c)
+
+
+@pytest.mark.parametrize("fly", [False, True], ids=["stroke", "fly inputs"])
+def test_the_recurrence_by_parts_equals_the_layers_as_written(fly):
+    torch.manual_seed(0)
+    if fly:
+        model = DVRNN(5, 6, 4, 16, u_dim=148, emission="gaussian", mixture=2)
+        mask = torch.rand(3, 9) < 0.4
+        batch = {"x": torch.randn(3, 9, 5), "u": torch.rand(3, 9, 148), "mask": mask,
+                 "labels": torch.where(mask, torch.randint(0, 6, (3, 9)), -1)}
+    else:
+        model = DVRNN(4, 70, 5, 16, emission="stroke", mixture=2)
+        batch = stroke_batch(B=3, T=9, rate=0.4)
+    K, C = 4, model.n_classes
+    noise = {"eps": torch.randn(9, 3 * K, 4 if fly else 5), "gumbel": -torch.rand(9, 3 * K, C).log().neg().log()}
+    got, (h, c) = model.recur(batch, K, noise=noise)
+    expected, (h2, c2) = _layers_as_written(model, batch, K, noise["eps"], noise["gumbel"])
+    assert torch.equal(got["y"], expected["y"])
+    for key in ("q_logits", "z", "q_loc", "q_scale"):
+        assert torch.allclose(got[key], expected[key], atol=1e-5), key
+    assert torch.allclose(h, h2, atol=1e-5) and torch.allclose(c, c2, atol=1e-5)

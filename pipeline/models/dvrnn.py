@@ -9,8 +9,14 @@ Inference:
                                                              y_{<t}, z_{<t} through h_{t-1} (eq. 6)
     q(y_t | BiLSTM(x, u)_t)                                  with q_reads_state=False: a classifier
                                                              of x alone (the supervised baseline)
-Particles are folded into the batch: every step runs once on K * B rows.
+Particles are folded into the batch: every step runs once on K * B rows.  The loop over time does
+only what sampling needs; every density is evaluated afterwards on whole [K * B, T] tensors.  Inside
+the loop, the first layers that read h, x and y are applied by parts (split_weights): the x parts
+for all steps at once before the loop, the h parts as one stacked product per step, the y parts as
+table lookups.  The arithmetic is that of the layers as written, in another order.
 """
+from types import SimpleNamespace
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -21,14 +27,18 @@ from pipeline.models.layers import mlp
 from pipeline.objectives import Trace, log_weights
 
 
+TINY = 2.0 ** -24        # keeps the uniform draws of the Gumbel noise inside (0, 1)
+
+
 class DVRNN(nn.Module):
     def __init__(self, x_dim, n_classes, z_dim, hidden, u_dim=0, emission="stroke", mixture=3, q_hidden=None,
                  q_reads_state=True):
         super().__init__()
         self.q_reads_state = q_reads_state
         self.x_dim, self.n_classes, self.z_dim, self.hidden, self.u_dim = x_dim, n_classes, z_dim, hidden, u_dim
-        ctx = hidden + (hidden if u_dim else 0)
+        ctx = self.ctx_dim = hidden + (hidden if u_dim else 0)
         y_dim = hidden if n_classes else 0
+        self.q_feat_dim = 2 * (q_hidden or hidden)
         # theta
         self.embed_x = mlp([x_dim, hidden, hidden], nn.ReLU)
         self.embed_z = mlp([z_dim, hidden], nn.ReLU)
@@ -73,60 +83,118 @@ class DVRNN(nn.Module):
         return self.birnn(x if u is None else torch.cat([x, u], -1))[0]
 
     # the recurrence ----------------------------------------------------------------------
-    def step(self, state, eu_t=None, ex_t=None, feat_t=None, label_t=None, mask_t=None, y_t=None):
+    def split_weights(self):
+        """The first layers that the recurrence feeds h, x, y and z into, split by input, so that each
+        part is applied where it is cheapest: x (and u) parts for all steps at once before the loop;
+        the h parts stacked into one matrix, one product per step; the y parts as a table [C, .] of
+        the embedded classes; z through embed_z (linear) folded into the LSTM's input weights.
+        Layout of the step's pre-activations: [encoder_z hidden (H) | LSTM gates (4H)].  q's h part
+        stays a product of its own: stacked with the others, it would tie q's parameters to the
+        whole recurrence, and the inference loss's backward pass would run through every step."""
+        H, ctx, cell, enc, embed_z = self.hidden, self.ctx_dim, self.rnn, self.encoder_z[0], self.embed_z[0]
+        z_gates = cell.weight_ih[:, H:2 * H]
+        w = SimpleNamespace(x=torch.cat([enc.weight[:, ctx:ctx + H], cell.weight_ih[:, :H]], 0),
+                            u=enc.weight[:, H:ctx],
+                            bias=torch.cat([enc.bias, cell.bias_ih + cell.bias_hh + z_gates @ embed_z.bias]),
+                            z=z_gates @ embed_z.weight)
+        w.h = torch.cat([enc.weight[:, :H], cell.weight_hh], 0)
+        if self.n_classes:
+            q1, embedded = self.q_y_head[0], self.embed_y.weight
+            w.q_feat, w.q_h, w.q_b = q1.weight[:, :self.q_feat_dim], q1.weight[:, self.q_feat_dim:], q1.bias
+            w.y = torch.cat([embedded @ enc.weight[:, ctx + H:].T, embedded @ cell.weight_ih[:, 2 * H:].T], -1)
+        return w
+
+    def _lstm(self, gates, c):
+        """The LSTM cell's update from its summed pre-activations (gate order i, f, g, o)."""
+        i, f, g, o = gates.chunk(4, -1)
+        c = torch.addcmul(torch.sigmoid(f) * c, torch.sigmoid(i), torch.tanh(g))
+        return torch.sigmoid(o) * torch.tanh(c), c
+
+    def step(self, state, w, pre_t=None, label_t=None, mask_t=None, eu_t=None, y_t=None):
         """One step of the recurrence, shared by inference, classification and generation.
 
-        Inference (ex_t, the embedded x_t, given): y_t ~ q(y_t | feat_t, h_{t-1}) except where mask_t
-        holds, which takes label_t (teacher forcing); z_t ~ q(z_t | c_t, x_t, y_t), reparameterised.
-        Generation (ex_t None): y_t ~ p(y_t | c_t) unless y_t is given; z_t ~ p(z_t | c_t);
-        x_t ~ p(x_t | c_t, z_t, y_t).  Returns the new state (h, c) and the step's values.
+        Inference (pre_t: this step's x projections and noise, from recur): y_t ~ q(y_t | x, h_{t-1})
+        (Gumbel-max) except where mask_t holds, which takes label_t (teacher forcing);
+        z_t ~ q(z_t | c_t, x_t, y_t), reparameterised.  Generation (pre_t None): y_t ~ p(y_t | c_t)
+        unless y_t is given; z_t ~ p(z_t | c_t); x_t ~ p(x_t | c_t, z_t, y_t).  w = split_weights().
+        Returns the new state (h, c) and the step's values.
         """
         h, c = state
-        ctx = self._context(h, eu_t)
-        out = {"ctx": ctx}
-        ey = None
-        if self.n_classes:
-            if ex_t is not None:
-                logits = self.q_y_head(torch.cat([feat_t, h], -1) if self.q_reads_state else feat_t)
-                sampled = torch.multinomial(torch.softmax(logits.detach(), -1), 1)[:, 0]
-                y_t = sampled if mask_t is None else torch.where(mask_t, label_t.clamp(min=0), sampled)
-                out["q_logits"] = logits
-            elif y_t is None:
-                y_t = Categorical(logits=self.prior_y(ctx)).sample()
-            ey = self.embed_y(y_t)
-            out.update(y=y_t, ey=ey)
-        if ex_t is not None:
-            q_z = self._gaussian(self.encoder_z, self._with_y(ctx, ex_t, ey=ey))
-            z_t = q_z.rsample()
-            out.update(q_loc=q_z.loc, q_scale=q_z.scale)
-        else:
-            z_t = self._gaussian(self.prior_z, ctx).sample()
-        ez = self.embed_z(z_t)
-        if ex_t is None:
-            out["x"] = self.head.sample(self.decoder(self._with_y(ctx, ez, ey=ey)))
-            ex_t = self.embed_x(out["x"])
-        out.update(z=z_t, ez=ez)
-        return self.rnn(self._with_y(ex_t, ez, ey=ey), (h, c)), out
+        H = self.hidden
+        if pre_t is None:                                   # generation: from the priors
+            out = {"ctx": self._context(h, eu_t)}
+            ey = None
+            if self.n_classes:
+                if y_t is None:
+                    y_t = Categorical(logits=self.prior_y(out["ctx"])).sample()
+                out["y"], ey = y_t, self.embed_y(y_t)
+            z_t = self._gaussian(self.prior_z, out["ctx"]).sample()
+            out["x"] = self.head.sample(self.decoder(self._with_y(out["ctx"], self.embed_z(z_t), ey=ey)))
+            gates = torch.addmm(w.bias[H:], self.embed_x(out["x"]), w.x[H:].T) + h @ w.h[H:].T
+            if self.n_classes:
+                gates = gates + w.y[y_t, H:]                # no gradient here: a lookup is cheapest
+        else:                                               # inference: from q
+            out = {"h": h}
+            rows = pre_t["pre"].shape[0]                    # the B sequences; h has K * B rows
+            per = lambda a, b: (a.view(-1, rows, a.shape[-1]) + b).view(-1, a.shape[-1])  # noqa: E731
+            pre = per(h @ w.h.T, pre_t["pre"])
+            if self.n_classes:
+                q_in = per(h @ w.q_h.T, pre_t["q"]) if self.q_reads_state else pre_t["q"].repeat(h.shape[0] // rows, 1)
+                logits = self.q_y_head[2](torch.relu(q_in))
+                sampled = (logits.detach() + pre_t["gumbel"]).argmax(-1).view(-1, rows)
+                y_t = torch.where(mask_t, label_t, sampled).view(-1)
+                out.update(q_logits=logits, y=y_t)
+                pre = torch.addmm(pre, F.one_hot(y_t, self.n_classes).to(pre.dtype), w.y)
+            enc, gates = pre.split([H, 4 * H], -1)
+            loc, raw = self.encoder_z[2](torch.relu(enc)).chunk(2, -1)
+            scale = F.softplus(raw) + 1e-3
+            z_t = torch.addcmul(loc, pre_t["eps"], scale)
+            gates = torch.addmm(gates, z_t, w.z.T)
+            out.update(q_loc=loc, q_scale=scale)
+        out["z"] = z_t
+        return self._lstm(gates, c), out
 
-    def recur(self, batch, K, state=None):
+    def recur(self, batch, K, state=None, noise=None):
         """Inference over {x [B, T, Dx], u?, labels?, mask?} with K particles folded into the batch
         (rows k * B + b): every step's values stacked to [K * B, T, ...], and the final state.
-        Without a mask no step is labelled."""
+        Without a mask no step is labelled.  The sampling noise of every step is drawn up front
+        (noise, for tests: {"eps": [T, K*B, Z], "gumbel": [T, K*B, C]})."""
         x, u, mask = batch["x"], batch.get("u"), batch.get("mask")
         B, T, _ = x.shape
-        rep = lambda a: a.repeat(K, *([1] * (a.dim() - 1)))  # noqa: E731  particle-major rows
-        none = [None] * T
-        # unbind once: indexing [:, t] inside the loop would cost O(T^2) in the backward pass
-        ex = rep(self.embed_x(x)).unbind(1)
-        eu = rep(self.embed_u(u)).unbind(1) if self.u_dim else none
-        feats = rep(self.y_features(x, u)).unbind(1) if self.n_classes else none
-        labels, mask = (rep(batch["labels"]).unbind(1), rep(mask).unbind(1)) if mask is not None else (none, none)
-        state = state if state is not None else self.initial_state(K * B, x.device)
+        N = K * B
+        w = self.split_weights()
+        # the x (and u) parts of every step at once, on the B sequences (shared by their K particles)
+        pre = {"pre": F.linear(self.embed_x(x), w.x, None)}
+        if self.u_dim:
+            pre["eu"] = self.embed_u(u)
+            pre["pre"] = pre["pre"] + F.pad(F.linear(pre["eu"], w.u), (0, 4 * self.hidden))
+        pre["pre"] = pre["pre"] + w.bias
+        if self.n_classes:
+            pre["q"] = F.linear(self.y_features(x, u), w.q_feat, w.q_b)
+        # unbind once: indexing [:, t] inside the loop would cost O(T^2) in the backward pass; the
+        # B rows are broadcast over the K particles inside the step (rows k * B + b)
+        pre = {k: v.unbind(1) for k, v in pre.items()}
+        noise = noise or {}
+        pre["eps"] = noise.get("eps", torch.randn(T, N, self.z_dim, device=x.device)).unbind(0)
+        if self.n_classes:
+            gumbel = noise.get("gumbel")
+            if gumbel is None:                                       # Gumbel-max: argmax(logits + g) ~ q
+                gumbel = -(-torch.rand(T, N, self.n_classes, device=x.device).clamp_(TINY, 1 - TINY).log()).log()
+            pre["gumbel"] = gumbel.unbind(0)
+            labelled = mask if mask is not None else torch.zeros(B, T, dtype=torch.bool, device=x.device)
+            labels = batch["labels"] if mask is not None else torch.zeros(B, T, dtype=torch.long, device=x.device)
+            labels, labelled = labels.clamp(min=0).unbind(1), labelled.unbind(1)
+        else:
+            labels = labelled = [None] * T
+        state = state if state is not None else self.initial_state(N, x.device)
         steps = []
         for t in range(T):
-            state, out = self.step(state, eu[t], ex[t], feats[t], labels[t], mask[t])
+            state, out = self.step(state, w, {k: v[t] for k, v in pre.items()}, labels[t], labelled[t])
             steps.append(out)
-        return {k: torch.stack([s[k] for s in steps], 1) for k in steps[0]}, state
+        stacked = {k: torch.stack([s[k] for s in steps], 1) for k in steps[0]}
+        eu = torch.stack(pre["eu"], 1).repeat(K, 1, 1) if self.u_dim else None
+        stacked["ctx"] = self._context(stacked.pop("h"), eu)
+        return stacked, state
 
     def forward(self, batch, K, state=None):
         """Trace of K particles for {x [B, T, Dx], labels [B, T], mask [B, T], u [B, T, Du]?}.
@@ -136,10 +204,9 @@ class DVRNN(nn.Module):
         """
         x = batch["x"]
         B, T, _ = x.shape
-        # The loop does only what sampling needs; every density is evaluated afterwards on
-        # whole [N, T] tensors at once.
         st, state = self.recur(batch, K, state)
-        ctx, z, ez, ey = st["ctx"], st["z"], st["ez"], st.get("ey")
+        ctx, z = st["ctx"], st["z"]
+        ez, ey = self.embed_z(z), self.embed_y(st["y"]) if self.n_classes else None
         log_qz = Normal(st["q_loc"], st["q_scale"]).log_prob(z).sum(-1)
         log_pz = self._gaussian(self.prior_z, ctx).log_prob(z).sum(-1)
         log_px = self.head.log_prob(self.decoder(self._with_y(ctx, ez, ey=ey)), x.repeat(K, 1, 1))
@@ -180,9 +247,11 @@ class DVRNN(nn.Module):
 
     # generation ------------------------------------------------------------------------
     @torch.no_grad()
-    def step_prior(self, state, u_t=None, y_t=None):
-        """Sample one step from the generative model: (x_t, y_t, new state).  y_t may be forced."""
-        state, out = self.step(state, eu_t=self.embed_u(u_t) if self.u_dim else None, y_t=y_t)
+    def step_prior(self, state, u_t=None, y_t=None, w=None):
+        """Sample one step from the generative model: (x_t, y_t, new state).  y_t may be forced;
+        w = split_weights(), when the caller keeps it across steps."""
+        w = w or self.split_weights()
+        state, out = self.step(state, w, eu_t=self.embed_u(u_t) if self.u_dim else None, y_t=y_t)
         return out["x"], out.get("y"), state
 
     @torch.no_grad()
@@ -191,8 +260,9 @@ class DVRNN(nn.Module):
         device = next(self.parameters()).device
         state = self.initial_state(n, device)
         y = torch.as_tensor(y, device=device)
+        w = self.split_weights()
         xs = []
         for t in range(len(y)):
-            x_t, _, state = self.step_prior(state, y_t=y[t].expand(n) if self.n_classes else None)
+            x_t, _, state = self.step_prior(state, y_t=y[t].expand(n) if self.n_classes else None, w=w)
             xs.append(x_t)
         return torch.stack(xs, 1)

@@ -1,5 +1,5 @@
 # Two commands do all set-up on a fresh machine:
-#   make repro   create .venv if missing, install, run the whole pipeline (dvc repro)
+#   make repro   create .venv if missing, install, run the whole pipeline (dvc repro, one worker per core)
 #   make test    same set-up, run the test suite
 PYTHON ?= python3
 VENV := .venv
@@ -15,7 +15,7 @@ $(BIN)/.installed: requirements.txt
 	touch $@
 
 repro: $(BIN)/.installed
-	dvc repro
+	python -m pipeline.repro
 
 test: $(BIN)/.installed
 	python -m pytest -q

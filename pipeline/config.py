@@ -73,6 +73,7 @@ RULES = {
     "profile": _choice(*PROFILES),
     "seeds": _seeds,
     "device": _choice("auto", "cpu", "cuda"),
+    "threads": _at_least(1),
     "supervision": _fraction,
     "supervision_pattern": _choice("uniform", "variable"),
     "mnist.source": _choice("embedded", "download", "local"),

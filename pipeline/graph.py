@@ -156,7 +156,7 @@ def mnist(p):
                                "mnist.${profile}.train_size"]),
             *_train_and_score("mnist", "", {"method": names, "seed": "${seeds}"}, folder,
                               {"method": "${item.method}", "seed": "${item.seed}"},
-                              ["profile", "device", "mnist.labels", "mnist.alpha", "mnist.${profile}"], "val_accuracy"),
+                              ["profile", "device", "threads", "mnist.labels", "mnist.alpha", "mnist.${profile}"], "val_accuracy"),
             _report("mnist", runs, ["profile", "mnist.labels", "mnist.alpha", "mnist.source"])]
 
 
@@ -179,10 +179,15 @@ def handwriting(p):
         folder = _run("handwriting", group, "${item.method}", "${item.seed}",
                       rate="${item.rate}" if group == "rates" else None)
         alpha = ["handwriting.alpha"] if "reinforce" in groups[group] else []
-        stages += _train_and_score(
+        train, score = _train_and_score(
             "handwriting", suffix, matrix, folder,
             {"method": "${item.method}", "seed": "${item.seed}", "group": group, "rate": rate, "pattern": pattern},
-            ["profile", "device", "handwriting.${profile}", *params, *alpha], "val_top10")
+            ["profile", "device", "threads", "handwriting.${profile}", *params, *alpha], "val_top10")
+        reader = _run("handwriting", "ceiling", "baseline", "${item.seed}")     # reads the generations
+        score.args["reader"] = reader
+        if reader != folder:
+            score.deps.append(f"{reader}/{layout.MODEL}")
+        stages += [train, score]
         runs += [_run("handwriting", group, m, s, rate=r) for m in groups[group] for r in run_rates for s in seeds]
     stages.append(_report("handwriting", runs, ["profile", "supervision", "supervision_pattern"]))
     return stages
@@ -194,7 +199,7 @@ def flies(p):
     runs = [_run("flies", None, m, s) for m in names for s in p["seeds"]]
     train, score = _train_and_score("flies", "", {"method": names, "seed": "${seeds}"}, folder,
                                     {"method": "${item.method}", "seed": "${item.seed}"},
-                                    ["profile", "device", "flies.rws_classes", "flies.${profile}"], "val_bound_per_step")
+                                    ["profile", "device", "threads", "flies.rws_classes", "flies.${profile}"], "val_bound_per_step")
     score.params.append("flies.kde_floor_mm")
     scores, arrays = layout.SCORES["flies"]
     shared = Stage("select_bandwidth_flies", "stages.select_bandwidth_flies",

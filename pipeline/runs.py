@@ -108,11 +108,17 @@ class timed:
         return False
 
 
+def _stage_device(params):
+    """The device of a stage, with `threads` torch threads on the CPU."""
+    torch.set_num_threads(params["threads"])
+    return pick_device(params["device"])
+
+
 def train_stage(experiment, out_dir, train):
     """The body of a train_<experiment> stage: train(cfg, device) with the experiment's settings,
     timed into the run folder."""
     params = config.load()
-    device = pick_device(params["device"])
+    device = _stage_device(params)
     with timed(Path(out_dir) / layout.TRAIN_TIME, device):
         return train(config.settings(params, experiment), device)
 
@@ -121,7 +127,7 @@ def score_stage(experiment, run_dir, score):
     """The body of a score_<experiment> stage: score(cfg, device) -> (arrays, numbers), written
     into the run folder under the names layout.SCORES gives, timed."""
     params = config.load()
-    device = pick_device(params["device"])
+    device = _stage_device(params)
     numbers_path, arrays_path = (Path(run_dir) / name for name in layout.SCORES[experiment])
     with timed(Path(run_dir) / layout.SCORE_TIME, device):
         arrays, numbers = score(config.settings(params, experiment), device)

@@ -11,6 +11,7 @@ import subprocess
 import tarfile
 import threading
 import time
+import sys
 import uuid
 
 import pytest
@@ -32,7 +33,7 @@ def repo(tmp_path_factory):
     """The whole pipeline at smoke, committed (dvc.lock included) like a user's finished run."""
     path = make_repo_copy(tmp_path_factory.mktemp("e2e"), profile="smoke", seeds=[0, 1],
                           **{"handwriting.rates": [0.5]})
-    result = dvc("repro", cwd=path)
+    result = run([sys.executable, "-m", "pipeline.repro", "--jobs", "2"], path)     # what `make repro` runs
     (path / "repro.log").write_text(result.stdout + result.stderr)
     run(["git", "add", "-A"], path)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "results"], path)

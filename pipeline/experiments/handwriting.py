@@ -8,19 +8,22 @@ Methods (methods.HANDWRITING; q(z) is trained by IWAE in all of them, as in the 
   baseline         IWAE + a classifier q(y | x) of x alone (no particle history), trained only on
                    the fully labelled `rate` fraction of sequences, for as many steps as the others
 run() trains one run; score() evaluates it: accuracy with the true labels teacher-forced into the
-recurrence, and the Fig. 4 generation with y forced to the characters of FIG4_TEXT.
+recurrence, and the Fig. 4 generation with y forced to the characters of FIG4_TEXT, whose
+legibility the ceiling classifier measures.
 """
 import numpy as np
 import torch
 
 from pipeline import objectives, runs
-from pipeline.data.handwriting import FIG4_TEXT, render_text
+from pipeline.data.handwriting import FIG4_TEXT, cut_windows, destandardise, render_text, standardise
+from pipeline.evaluate.classification import topk_accuracy
 from pipeline.data.supervision import step_mask
 from pipeline.experiments.sequences import accuracy_evaluator, batch_maker
 from pipeline.models.dvrnn import DVRNN
 from pipeline.train import Spec
 
 N_CLASSES = 70
+GENERATIONS = 4            # samples of the Fig. 4 sentence per run, for its legibility
 
 
 def build_model(cfg, method):
@@ -79,20 +82,44 @@ def run(cfg, method, group, rate, pattern, seed, data_path, out_dir, device):
 
 
 @torch.no_grad()
-def score(cfg, method, group, rate, pattern, seed, data_path, run_dir, device):
+def legibility(reader, strokes, y, seq_len, mean, std, device):
+    """How readable strokes [n, T, 4] (standardised) written for labels y [T] are: the per-step top-1
+    accuracy of the reader's q(y | x) against y, read in windows of seq_len steps cut as the
+    training windows are (each starting at a zero displacement)."""
+    xs, ys = [], []
+    for sample in strokes:
+        xw, yw = cut_windows(destandardise(sample, mean, std), seq_len, y)
+        xs.append(standardise(xw, mean, std))
+        ys.append(yw)
+    if not sum(len(w) for w in xs):
+        return float("nan")
+    probs = reader.class_probabilities({"x": torch.as_tensor(np.concatenate(xs), device=device)}, 1)
+    return topk_accuracy(probs.reshape(-1, N_CLASSES).cpu().numpy(), np.concatenate(ys).reshape(-1))[1]
+
+
+@torch.no_grad()
+def score(cfg, method, group, rate, pattern, seed, data_path, run_dir, reader_dir, device):
     """Evaluate a trained run: (arrays for generation.npz, numbers for scores.json).
 
     teacher_forced_top{1,5,10}: validation accuracy of q(y_t | x, y_<t, z_<t) when the recurrence
     is fed the true labels y_<t instead of q's own samples (free-running accuracy is in metrics.json;
-    the difference is the exposure-bias gap).  generation: one sample with y forced to the
-    characters of FIG4_TEXT (their durations from the reference rendering), seeded by the run's seed."""
+    the difference is the exposure-bias gap).  generation: GENERATIONS samples with y forced to the
+    characters of FIG4_TEXT (their durations from the reference rendering), seeded by the run's seed;
+    legibility: how well the ceiling classifier of reader_dir (every label seen, x alone) reads them,
+    and reference_legibility: how well it reads the rendered sentence itself."""
     data = np.load(data_path)
+    mean, std, seq_len = data["mean"], data["std"], data["x_train"].shape[1]
     model = runs.load_trained(run_dir, build_model(cfg, method), device)
+    reader = runs.load_trained(reader_dir, build_model(cfg, "baseline"), device)
     valid = {"x": data["x_valid"], "labels": data["y_valid"]}
     forced = accuracy_evaluator(valid, device, particles=cfg["eval_particles"], prefix="teacher_forced",
                                 teacher_forced=True)(model)
-    _, y = render_text(FIG4_TEXT)
+    reference, y = render_text(FIG4_TEXT)
     torch.manual_seed(seed)
-    strokes = model.generate(torch.as_tensor(y, device=device), n=1)[0].cpu().numpy()
-    scores = {"method": method, "group": group, "rate": rate, "pattern": pattern, "seed": seed, **forced}
-    return {"x": strokes.astype(np.float32), "y": y}, scores
+    strokes = model.generate(torch.as_tensor(y, device=device), n=GENERATIONS).cpu().numpy()
+    scores = {"method": method, "group": group, "rate": rate, "pattern": pattern, "seed": seed, **forced,
+              "legibility": legibility(reader, strokes, y, seq_len, mean, std, device),
+              "reference_legibility": legibility(reader, standardise(reference, mean, std)[None], y, seq_len, mean,
+                                                 std, device),
+              "generations": GENERATIONS}
+    return {"x": strokes[0].astype(np.float32), "samples": strokes.astype(np.float32), "y": y}, scores

@@ -72,6 +72,26 @@ def generations(frame, mean, std):
     return samples
 
 
+def legibility_rows(frame):
+    """Legibility of the Fig. 4 generations for every method and rate, and of the rendered sentence,
+    each as read by the ceiling classifier of the run's seed."""
+    shown = frame[frame.group.isin(["main", "rates", "ceiling"])].copy()
+    shown["key"] = shown.group + "@" + shown.method + "@" + shown.rate.astype(str)
+    table = summarise(shown, "key", ["legibility"], bounds=ACCURACY)
+    rows = []
+    for _, r in table.iterrows():
+        group, method, rate = r.key.split("@")
+        name = "ceiling: " if group == "ceiling" else ""
+        rows.append({"label": f"{name}{LABELS[method]}, {100 * float(rate):g}% supervision", "n": r.n,
+                     "legibility": fmt_col(r, "legibility", 100)})
+    reference = summarise(frame[frame.group == "ceiling"].assign(key="reference"), "key", ["reference_legibility"],
+                          bounds=ACCURACY)
+    rows.append({"label": "the reference rendering of the sentence (the ceiling of legibility)",
+                 "n": int(reference.n.iloc[0]) if len(reference) else 0,
+                 "legibility": fmt_col(reference.iloc[0], "reference_legibility", 100) if len(reference) else "n/a"})
+    return rows
+
+
 def _pct(row, col="val_top10"):
     """'53.5 [52.8, 54.1]%': mean and interval over seeds of one summary row."""
     return fmt_col(row, col, 100) + "%"
@@ -156,11 +176,14 @@ def build(params, cfg, run_dirs, data_path, out_html, fig_dir, summary_json):
         "main": {r.method: {k: r[k] for k in TOPK + FORCED} for _, r in main_summary.iterrows()},
         "variable": {r.method: {k: r[k] for k in TOPK + FORCED} for _, r in variable_summary.iterrows()},
         "ceiling": {r.method: {k: r[k] for k in TOPK} for _, r in ceiling_summary.iterrows()},
+        "legibility": {f"{g}/{m}/{r:g}": float(v) for (g, m, r), v in
+                       frame.groupby(["group", "method", "rate"]).legibility.mean().items()},
         "claims": found, "runs": list(map(str, run_dirs))})
     render("handwriting.html.j2", out_html, title="Handwriting: DVRNN on pen strokes (paper Fig. 3, 4)",
            claims=found, rule=verdicts.RULE, main_rows=rows(main_summary, by_method),
            variable_rows=rows(variable_summary, by_method), ceiling_rows=rows(ceiling_summary, by_method),
            rate_rows=rows(rates_summary, lambda r: f"{LABELS[r.method]}, {100 * r.rate:g}%"), fig_left=left,
+           legibility=legibility_rows(frame),
            fig_right=right, fig_ink=ink, cfg=cfg, params=params, source=source, n_train=n_train, n_valid=n_valid,
            seq_len=seq_len, profile=params["profile"], seeds=seeds)
     return found

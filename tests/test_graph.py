@@ -80,3 +80,36 @@ def test_reports_depend_on_explicit_run_files_never_on_a_folder():
     report = SPEC["report_mnist"]
     expected = {f"runs/mnist/{m}-s{s}/{layout.METRICS}" for m in ("cws", "m1m2", "rws", "m1") for s in PARAMS["seeds"]}
     assert expected <= set(report["deps"])
+
+
+def test_make_repro_deals_training_then_scoring_stages_to_the_workers():
+    from pipeline import repro
+    names = ["check_params", "prepare_mnist", "train_mnist@cws-0", "train_mnist@cws-1", "train_flies@rnn-0",
+             "score_mnist@cws-0", "score_mnist@cws-1", "select_bandwidth_flies", "report_mnist"]
+    first, train, score = repro.plan(names, jobs=2)
+    assert first == [["check_params", "prepare_mnist"]]
+    assert train == [["train_mnist@cws-0", "train_flies@rnn-0"], ["train_mnist@cws-1"]]
+    assert score == [["score_mnist@cws-0"], ["score_mnist@cws-1"]]
+    assert repro.plan(names, jobs=1)[1] == [["train_mnist@cws-0", "train_mnist@cws-1", "train_flies@rnn-0"]]
+    every = set(SPEC)                        # every stage of dvc.yaml is a phase's or the final dvc repro's
+    assert {s for s in every if s.startswith(("train_", "score_", "prepare_", "check_"))} <= \
+        {n.split("@")[0] for phase in repro.plan(list(every), 2) for w in phase for n in w}
+
+
+def test_no_module_of_the_library_imports_itself_back():
+    """The import graph of pipeline/ (imports inside functions included) has no cycle."""
+    modules = {p.relative_to(ROOT).with_suffix("").as_posix().replace("/", ".").removesuffix(".__init__")
+               for p in (ROOT / "pipeline").rglob("*.py")}
+    edges = {m: {n for n in graph.imported_modules(graph.module_file(m)) if n in modules and n != m} for m in modules}
+    state = {}
+
+    def visit(m, path):
+        if state.get(m) == "open":
+            raise AssertionError(" -> ".join(path + [m]))
+        if state.get(m) != "done":
+            state[m] = "open"
+            for n in sorted(edges[m]):
+                visit(n, path + [m])
+            state[m] = "done"
+    for m in sorted(modules):
+        visit(m, [])

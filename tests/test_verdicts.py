@@ -100,3 +100,13 @@ def test_effective_sample_size_runs_from_one_to_k():
     peaked = np.full((10, 1), -1e9)
     peaked[3] = 0.0
     assert effective_sample_size(peaked) == pytest.approx([1.0])
+
+
+def test_a_claim_notes_when_its_runs_were_still_learning():
+    import pandas as pd
+    flat = [pd.DataFrame({"acc": [0.1, 0.5, 0.60, 0.60, 0.605]})] * 2
+    rising = [pd.DataFrame({"acc": [0.1, 0.2, 0.30, 0.40, 0.50]})] * 2
+    labels = {"a": "A", "b": "B"}
+    assert verdicts.still_rising({"a": flat, "b": flat}, "acc", labels) == ""
+    note = verdicts.still_rising({"a": rising, "b": flat}, "acc", labels)
+    assert "not converged" in note and "A +10.0" in note and "B +0.3" in note

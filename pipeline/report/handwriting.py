@@ -97,21 +97,28 @@ def _pct(row, col="val_top10"):
     return fmt_col(row, col, 100) + "%"
 
 
-def claims(frame, summaries, main_pattern, supervision):
-    """The paper's handwriting claims, each decided by the rule of verdicts.py (runs paired by seed)."""
+def claims(frame, curves, summaries, main_pattern, supervision):
+    """The paper's handwriting claims, each decided by the rule of verdicts.py (runs paired by seed),
+    with a note where the compared runs had not finished learning."""
     main, variable = (frame[frame.group == g] for g in ("main", "variable"))
     by = summaries["main"].set_index("method")
     top = lambda runs, m, col="val_top10": verdicts.by_seed(runs, "method", m, col)  # noqa: E731
+
+    def rising(runs, methods, col="val_top10"):
+        shown = curves_by(runs[runs.method.isin(methods)], curves, "method")
+        return verdicts.still_rising(shown, col, LABELS)
     rate = f"{100 * supervision:g}%"
     out = [verdicts.claim(
         "REINFORCE (M1+M2) trains poor inference networks: CWS's top-10 accuracy is higher (Fig. 3 left)",
         "curves only, no number given", f"top-10 at {rate}: CWS {_pct(by.loc['cws'])}, REINFORCE {_pct(by.loc['reinforce'])}",
-        [verdicts.paired("CWS", "REINFORCE", top(main, "cws"), top(main, "reinforce"))])]
+        [verdicts.paired("CWS", "REINFORCE", top(main, "cws"), top(main, "reinforce"))],
+        note=rising(main, ["cws", "reinforce"]))]
     out.append(verdicts.claim(
         f"At {rate} supervision CWS's top-10 accuracy exceeds that of IWAE + a classifier trained on the "
         f"fully labelled {rate} of sequences (Fig. 3 left)", "curves only, no number given",
         f"CWS {_pct(by.loc['cws'])}, baseline {_pct(by.loc['baseline'])}",
-        [verdicts.paired("CWS", "baseline", top(main, "cws"), top(main, "baseline"))]))
+        [verdicts.paired("CWS", "baseline", top(main, "cws"), top(main, "baseline"))],
+        note=rising(main, ["cws", "baseline"])))
     uniform = pd.concat([main[main.pattern == "uniform"], frame[frame.group == "rates"]])
     comparisons, parts = [], []
     for r in sorted(uniform.rate.unique()):
@@ -124,7 +131,8 @@ def claims(frame, summaries, main_pattern, supervision):
         out.append(verdicts.claim(
             "CWS using the unlabelled data beats IWAE + a classifier trained on the same number of labels, "
             "at every supervision rate (Fig. 3 right)", "bars only, no number given",
-            "top-1, CWS minus baseline: " + "; ".join(parts), comparisons))
+            "top-1, CWS minus baseline: " + "; ".join(parts), comparisons,
+            note=rising(uniform, ["cws", "baseline"], "val_top1")))
     if main_pattern == "uniform" and len(variable):
         v = summaries["variable"].set_index("method")
         ours = (f"top-10 uniform -> variable: CWS {_pct(by.loc['cws'])} -> {_pct(v.loc['cws'])}, "
@@ -134,12 +142,13 @@ def claims(frame, summaries, main_pattern, supervision):
             "no number given", ours,
             [verdicts.paired("CWS", "SSWS (eq. 14)", top(variable, "cws"), top(variable, "ssws"))],
             why="the verdict rests on SSWS as the paper writes it (eq. 14): supervised and unsupervised terms "
-                "summed over each sequence's steps"))
+                "summed over each sequence's steps", note=rising(variable, ["cws", "ssws"])))
         if "ssws_normalised" in set(variable.method):
             entry = verdicts.claim(
                 "Sensitivity (not a paper claim): CWS against SSWS with each sequence's terms normalised by |U| and |S|",
                 "the correction sec. 3.3.2 discusses", f"variable, top-10: normalised SSWS {_pct(v.loc['ssws_normalised'])}",
-                [verdicts.paired("CWS", "SSWS normalised", top(variable, "cws"), top(variable, "ssws_normalised"))])
+                [verdicts.paired("CWS", "SSWS normalised", top(variable, "cws"), top(variable, "ssws_normalised"))],
+                note=rising(variable, ["cws", "ssws_normalised"]))
             entry["paper_claim"] = False
             out.append(entry)
     out.append({"claim": "Even at 12.5% supervision, generations resemble the target sentence (Fig. 4)",
@@ -165,7 +174,7 @@ def build(params, cfg, run_dirs, data_path, out_html, fig_dir, summary_json):
                                            title=f"{100 * params['supervision']:g}% supervision"), fig_names[0])
     right = embed(fig3_right(rates_summary), fig_names[1])
     ink = embed(fig4(generations(frame, mean, std), mean, std), fig_names[2])
-    found = claims(frame, {"main": main_summary, "variable": variable_summary}, params["supervision_pattern"],
+    found = claims(frame, curves, {"main": main_summary, "variable": variable_summary}, params["supervision_pattern"],
                    params["supervision"])
 
     def rows(summary, label):

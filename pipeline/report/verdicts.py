@@ -112,3 +112,17 @@ def claim(text, paper, ours, comparisons, scale=100.0, unit=" points", why="", n
     return {"claim": text, "paper": paper, "ours": ours, "verdict": verdict,
             "difference": f"{weakest.winner} - {weakest.rival}: {weakest.text(scale, unit)}",
             "comparisons": [asdict(c) for c in comparisons], "why": "; ".join(x for x in (why, advice, note) if x)}
+
+
+def still_rising(curves, column, labels, epochs=2, threshold=0.01, scale=100.0):
+    """A note for a claim whose compared runs had not finished learning: when some method's
+    validation `column` still gained more than `threshold` per epoch over the last `epochs` epochs
+    (mean over seeds), each method's gain per epoch; '' when every curve has flattened.
+    curves: {method: [per-epoch DataFrame of each seed]}; labels: {method: name}."""
+    gains = {m: float(np.mean([(f[column].iloc[-1] - f[column].iloc[-1 - epochs]) / epochs for f in frames]))
+             for m, frames in curves.items() if frames and len(frames[0]) > epochs}
+    if not gains or max(gains.values()) <= threshold:
+        return ""
+    listed = ", ".join(f"{labels[m]} {scale * g:+.1f}" for m, g in gains.items())
+    return (f"not converged: gain per epoch over the last {epochs} epochs ({column}, points): {listed}; "
+            f"longer training could change this verdict")

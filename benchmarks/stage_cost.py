@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from pipeline import graph, layout
+from pipeline import config, graph, layout
 from tests.conftest import ROOT, env_with_venv
 
 OPTIMISER = ("import time, torch; p = torch.zeros(3, requires_grad=True); t = time.perf_counter(); "
@@ -48,7 +48,7 @@ def main():
     optimiser = seconds(OPTIMISER, repeat=args.repeat)
     print(f"python start alone: {start:.2f} s; torch's first optimiser step: {optimiser:.2f} s\n")
     print(f"{'stage entry point':34} {'start+imports':>14} {'data':>7} {'optimiser':>10} {'fixed cost':>11}")
-    modules = sorted({s.module for s in graph.stages(graph.config.load(ROOT / 'params.yaml'))})
+    modules = sorted({s.module for s in graph.stages(config.load(ROOT / 'params.yaml'))})
     for module in modules:
         imports = startup(module, args.repeat)
         experiment = next((e for e in ("mnist", "handwriting", "flies") if module.endswith(e)), None)

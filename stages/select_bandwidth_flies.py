@@ -16,8 +16,11 @@ def main():
     parser.add_argument("--out", required=True, help="the shared-bandwidth scores to write (JSON)")
     a = parser.parse_args()
     scores = layout.SCORES["flies"][0]
-    grids = {folder: read_json(Path(folder) / scores)["valid_kde_by_bandwidth"] for folder in a.runs}
-    test = {folder: (lambda d: (d["positions"], d["truth"]))(read_arrays("flies", folder)) for folder in a.runs}
+    grids, test = {}, {}
+    for folder in a.runs:
+        grids[folder] = read_json(Path(folder) / scores)["valid_kde_by_bandwidth"]
+        arrays = read_arrays("flies", folder)
+        test[folder] = arrays["positions"], arrays["truth"]
     write_json(a.out, shared_bandwidth_scores(grids, test, a.floor))
 
 

@@ -63,6 +63,7 @@ def rules_table(frame):
 
 def claims(frame, bandwidth):
     """Table 1's claims at the shared bandwidth, each decided by the rule of verdicts.py."""
+    frame = frame.assign(shared_both=frame.shared_fly1 + frame.shared_fly2)
     score = lambda m, col: verdicts.by_seed(frame, "method", m, col)  # noqa: E731
     out = []
     for fly in (1, 2):
@@ -73,17 +74,12 @@ def claims(frame, bandwidth):
             f"CWS+DVRNN gives the true position of fly {fly} the highest KDE density (Table 1)",
             f"CWS {PAPER['cws'][fly - 1]} (best)", f"order at {bandwidth:g} mm: {ordering(means)}", comparisons,
             scale=1.0, unit="", why="orderings compare; raw values do not (other units and data)"))
-    both = frame.assign(both=frame.shared_fly1 + frame.shared_fly2)
-    chain = [verdicts.paired(NAMES[a], NAMES[b], score_of(both, a), score_of(both, b))
+    chain = [verdicts.paired(NAMES[a], NAMES[b], score(a, "shared_both"), score(b, "shared_both"))
              for a, b in zip(MODELS, MODELS[1:])]
     out.append(verdicts.claim("Ranking: CWS+DVRNN, then RWS+DVRNN, then VRNN, then RNN (sec. 4.3)", PAPER_ORDER,
-                              f"{ordering(both.groupby('method').both.mean().to_dict())} (sum over both flies)",
+                              f"{ordering(frame.groupby('method').shared_both.mean().to_dict())} (sum over both flies)",
                               chain, scale=1.0, unit="", why="each neighbouring pair in the paper's order"))
     return out
-
-
-def score_of(frame, method, col="both"):
-    return verdicts.by_seed(frame, "method", method, col)
 
 
 def fig5b(folders, n_windows=4):

@@ -108,7 +108,7 @@ def claim(text, paper, ours, comparisons, scale=100.0, unit=" points", why="", n
                       "settle it at a reasonable cost")
         elif needs:
             advice = (f"seed noise: at this mean and spread, about {max(needs)} seeds would give an interval "
-                      f"clear of 0 (`dvc exp run -S 'seeds=[...]'` after `python -m pipeline.graph`)")
+                      f"clear of 0 (set `seeds` in params.yaml, run `python -m pipeline.graph`, then `make repro`)")
     return {"claim": text, "paper": paper, "ours": ours, "verdict": verdict,
             "difference": f"{weakest.winner} - {weakest.rival}: {weakest.text(scale, unit)}",
             "comparisons": [asdict(c) for c in comparisons], "why": "; ".join(x for x in (why, advice, note) if x)}

@@ -4,14 +4,14 @@ For each model (the handwriting DVRNN with its stroke head, the fly DVRNN with i
 the VRNN, the binned RNN) at the sizes of the `default` and `paper` profiles of params.yaml, it
 times one step (forward, both backward passes, both optimiser steps) of today's code and of the
 reference (benchmarks/reference.py: the code at commit 159f627), side by side in one process with
-the same weights and batch, and prints
+the same weights and batch (and the stages' malloc setting, train.keep_freed_memory, for both), and prints
 
   ms/step and sequence-steps/s (B sequences x T steps per step), today and reference, and their ratio;
   model FLOPs per step (torch.utils.flop_counter: forward and backward) and the fraction of the
   machine's fp32 GEMM peak they reach (FLOPs / step time / peak), the peak measured in the same run.
 
     python -m benchmarks.steps                 # every model, default and paper sizes (minutes)
-    python -m benchmarks.steps --sizes default --repeat 20
+    python -m benchmarks.steps --sizes default --repeat 20 --threads 2
 """
 import argparse
 import time
@@ -25,7 +25,7 @@ from pipeline import objectives
 from pipeline.experiments import flies
 from pipeline.models.baselines import BinnedRNN
 from pipeline.models.dvrnn import DVRNN
-from pipeline.train import Spec, optimisers, train_step
+from pipeline.train import Spec, keep_freed_memory, optimisers, train_step
 from tests.conftest import ROOT
 
 
@@ -104,11 +104,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=["default", "paper"], choices=["smoke", "default", "paper"])
     parser.add_argument("--repeat", type=int, default=0, help="timed steps per model (default: 10, paper sizes 2)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads (default: params.yaml's `threads`, as the stages run)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads or yaml.safe_load((ROOT / "params.yaml").read_text())["threads"])
+    malloc = keep_freed_memory()          # as every stage does; the reference step runs with it too
     ref = reference.load()
     old = type("Reference", (), {"DVRNN": ref["dvrnn"].DVRNN, "BinnedRNN": ref["baselines"].BinnedRNN})
     peak = gemm_peak()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; fp32 GEMM peak {peak / 1e9:.1f} GFLOP/s\n")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; fp32 GEMM peak {peak / 1e9:.1f} GFLOP/s; "
+          f"malloc keeps freed memory (both steps): {'yes' if malloc else 'no'}\n")
     header = (f"{'model':40} {'sizes':8} {'ms/step':>9} {'ref ms':>9} {'seq-steps/s':>12} {'ref':>9} "
               f"{'speed-up':>9} {'GFLOP/step':>11} {'% peak':>7} {'ref %':>6}")
     print(header)

@@ -5,6 +5,7 @@ draws K particles once; the objective turns that trace into a `model` loss (diff
 w.r.t. theta and phi_z) and an `inference` loss (w.r.t. phi_y), and both optimisers step on
 gradients from the same particles (eq. 13-14, 16-17).
 """
+import ctypes
 import logging
 import math
 import os
@@ -29,6 +30,20 @@ def pick_device(name="auto"):
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     return torch.device(name)
+
+
+def keep_freed_memory():
+    """Have glibc's malloc serve every tensor from its heap and keep what is freed there (mallopt:
+    M_MMAP_MAX = 0, M_TRIM_THRESHOLD = 2 GiB).  By default each tensor over a few MB is a fresh
+    mmap whose pages fault in on first touch, and a training step allocates many: at the default
+    sizes this costs 10-20% of a CPU step (benchmarks/steps.py runs with it, as the stages do).
+    Results are unchanged.  A no-op where the C library is not glibc."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_trim_threshold, m_mmap_max = -1, -4
+    return bool(libc.mallopt(m_mmap_max, 0)) and bool(libc.mallopt(m_trim_threshold, 2 ** 31 - 1))
 
 
 def seed_everything(seed):

@@ -178,40 +178,83 @@ def _layers_as_written(model, batch, K, eps, gumbel):
     x, u, mask, labels = batch["x"], batch.get("u"), batch["mask"], batch["labels"]
     B, T, _ = x.shape
     rep = lambda a: a.repeat(K, *([1] * (a.dim() - 1)))  # noqa: E731
-    ex, feats = rep(model.embed_x(x)), rep(model.y_features(x, u))
+    ex = rep(model.embed_x(x))
     eu = rep(model.embed_u(u)) if model.u_dim else None
-    h = c = torch.zeros(K * B, model.hidden)
-    out = {"q_logits": [], "y": [], "z": [], "q_loc": [], "q_scale": []}
+    h = c = torch.zeros(K * B, model.hidden, dtype=x.dtype)
+    out = {"ctx": [], "z": [], "q_loc": [], "q_scale": []}
+    if model.n_classes:
+        feats = rep(model.y_features(x, u))
+        out.update(q_logits=[], y=[])
     for t in range(T):
         ctx = h if eu is None else torch.cat([h, eu[:, t]], -1)
-        logits = model.q_y_head(torch.cat([feats[:, t], h], -1))
-        y = torch.where(rep(mask)[:, t], rep(labels)[:, t].clamp(min=0), (logits + gumbel[t]).argmax(-1))
-        ey = model.embed_y(y)
-        loc, raw = model.encoder_z(torch.cat([ctx, ex[:, t], ey], -1)).chunk(2, -1)
+        y_parts = []
+        if model.n_classes:
+            logits = model.q_y_head(torch.cat([feats[:, t], h], -1))
+            y = torch.where(rep(mask)[:, t], rep(labels)[:, t].clamp(min=0), (logits + gumbel[t]).argmax(-1))
+            y_parts = [model.embed_y(y)]
+            out["q_logits"].append(logits)
+            out["y"].append(y)
+        loc, raw = model.encoder_z(torch.cat([ctx, ex[:, t], *y_parts], -1)).chunk(2, -1)
         scale = torch.nn.functional.softplus(raw) + 1e-3
         z = loc + eps[t] * scale
-        h, c = model.rnn(torch.cat([ex[:, t], model.embed_z(z), ey], -1), (h, c))
-        for k, v in zip(out, (logits, y, z, loc, scale)):
+        for k, v in zip(("ctx", "z", "q_loc", "q_scale"), (ctx, z, loc, scale)):
             out[k].append(v)
+        h, c = model.rnn(torch.cat([ex[:, t], model.embed_z(z), *y_parts], -1), (h, c))
     return {k: torch.stack(v, 1) for k, v in out.items()}, (h, c)
 
 
-@pytest.mark.parametrize("fly", [False, True], ids=["stroke", "fly inputs"])
-def test_the_recurrence_by_parts_equals_the_layers_as_written(fly):
+def _recurrence_case(kind, dtype=torch.float32):
+    """A small DVRNN (stroke head; fly inputs; the VRNN), a batch with some labelled steps, K and noise."""
     torch.manual_seed(0)
-    if fly:
-        model = DVRNN(5, 6, 4, 16, u_dim=148, emission="gaussian", mixture=2)
-        mask = torch.rand(3, 9) < 0.4
-        batch = {"x": torch.randn(3, 9, 5), "u": torch.rand(3, 9, 148), "mask": mask,
-                 "labels": torch.where(mask, torch.randint(0, 6, (3, 9)), -1)}
-    else:
+    B, T, K = 3, 9, 4
+    if kind == "stroke":
         model = DVRNN(4, 70, 5, 16, emission="stroke", mixture=2)
-        batch = stroke_batch(B=3, T=9, rate=0.4)
-    K, C = 4, model.n_classes
-    noise = {"eps": torch.randn(9, 3 * K, 4 if fly else 5), "gumbel": -torch.rand(9, 3 * K, C).log().neg().log()}
+        batch = stroke_batch(B=B, T=T, rate=0.4)
+    else:
+        model = DVRNN(5, 6 if kind == "fly" else 0, 5, 16, u_dim=148, emission="gaussian", mixture=2)
+        mask = torch.rand(B, T) < 0.4
+        batch = {"x": torch.randn(B, T, 5), "u": torch.rand(B, T, 148), "mask": mask,
+                 "labels": torch.where(mask, torch.randint(0, 6, (B, T)), -1)}
+    model.to(dtype)
+    batch = {k: v.to(dtype) if v.is_floating_point() else v for k, v in batch.items()}
+    noise = {"eps": torch.randn(T, B * K, 5, dtype=dtype),
+             "gumbel": -torch.rand(T, B * K, max(model.n_classes, 1), dtype=dtype).log().neg().log()}
+    return model, batch, K, noise
+
+
+KINDS = ["stroke", "fly", "vrnn"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_recurrence_by_parts_equals_the_layers_as_written(kind):
+    model, batch, K, noise = _recurrence_case(kind)
     got, (h, c) = model.recur(batch, K, noise=noise)
     expected, (h2, c2) = _layers_as_written(model, batch, K, noise["eps"], noise["gumbel"])
-    assert torch.equal(got["y"], expected["y"])
-    for key in ("q_logits", "z", "q_loc", "q_scale"):
+    assert set(got) == set(expected)
+    if model.n_classes:
+        assert torch.equal(got["y"], expected["y"])
+    for key in set(expected) - {"y"}:
         assert torch.allclose(got[key], expected[key], atol=1e-5), key
     assert torch.allclose(h, h2, atol=1e-5) and torch.allclose(c, c2, atol=1e-5)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_written_out_backward_pass_equals_autograd_through_the_layers_as_written(kind):
+    """Every parameter's gradient of a random linear function of all the recurrence's outputs (each
+    step's context, z, q(z)'s location and scale, q(y)'s logits, the final state), in float64: the
+    backward pass through time of models/recurrence.py against autograd on the layers as written."""
+    model, batch, K, noise = _recurrence_case(kind, torch.float64)
+    names, params = zip(*model.named_parameters())
+
+    def gradients(out, state):
+        g = torch.Generator().manual_seed(1)
+        values = [out[k] for k in sorted(out) if k != "y"] + list(state)
+        loss = sum((torch.randn(v.shape, generator=g, dtype=v.dtype) * v).sum() for v in values)
+        return torch.autograd.grad(loss, params, allow_unused=True)
+
+    got = gradients(*model.recur(batch, K, noise=noise))
+    expected = gradients(*_layers_as_written(model, batch, K, noise["eps"], noise["gumbel"]))
+    for name, p, a, b in zip(names, params, got, expected):
+        a, b = (torch.zeros_like(p) if v is None else v for v in (a, b))
+        assert torch.allclose(a, b, atol=1e-10, rtol=1e-8), name
+    assert sum(int(a is not None and a.abs().sum() > 0) for a in got) > len(params) // 2

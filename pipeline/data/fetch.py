@@ -7,8 +7,6 @@ import tarfile
 import zipfile
 from pathlib import Path, PurePosixPath
 
-import requests
-
 from pipeline import PipelineError
 from pipeline.io import atomic_path
 
@@ -41,6 +39,8 @@ def download(urls, dest, sha256_hex=None, auth=None, hint="", timeout=60):
     name; only a verified file is renamed onto `dest`.  If no mirror works, one PipelineError
     names the file, each mirror's failure and `hint` (what else the user can do).
     """
+    import requests          # here, not at the top: training stages import this module and need no network
+
     dest = Path(dest)
     if dest.exists() and (sha256_hex is None or sha256(dest) == sha256_hex):
         return dest

@@ -10,10 +10,11 @@ Inference:
     q(y_t | BiLSTM(x, u)_t)                                  with q_reads_state=False: a classifier
                                                              of x alone (the supervised baseline)
 Particles are folded into the batch: every step runs once on K * B rows.  The loop over time does
-only what sampling needs; every density is evaluated afterwards on whole [K * B, T] tensors.  Inside
-the loop, the first layers that read h, x and y are applied by parts (split_weights): the x parts
-for all steps at once before the loop, the h parts as one stacked product per step, the y parts as
-table lookups.  The arithmetic is that of the layers as written, in another order.
+only what sampling needs (models/recurrence.py, with its backward pass written out); every density
+is evaluated afterwards on whole [K * B, T] tensors.  The first layers that read h, x and y are
+applied by parts (split_weights): the x parts for all steps at once before the loop, the h parts
+as one stacked product per step, the y parts as table lookups.  The arithmetic is that of the
+layers as written, in another order.
 """
 from types import SimpleNamespace
 
@@ -24,10 +25,16 @@ from torch.distributions import Categorical, Normal
 
 from pipeline.models.heads import GaussianHead, StrokeHead
 from pipeline.models.layers import mlp
+from pipeline.models.recurrence import InferenceRecurrence
 from pipeline.objectives import Trace, log_weights
 
 
 TINY = 2.0 ** -24        # keeps the uniform draws of the Gumbel noise inside (0, 1)
+
+
+def _per_particle(a, b):
+    """a [T, K * B, D] plus b [T, B, D], broadcast over the K particles (rows k * B + b)."""
+    return (a.view(a.shape[0], -1, b.shape[1], a.shape[-1]) + b[:, None]).flatten(1, 2)
 
 
 class DVRNN(nn.Module):
@@ -74,8 +81,8 @@ class DVRNN(nn.Module):
     def _with_y(self, *parts, ey=None):
         return torch.cat([*parts, ey] if ey is not None else list(parts), -1)
 
-    def initial_state(self, n, device):
-        zeros = torch.zeros(n, self.hidden, device=device)
+    def initial_state(self, n):
+        zeros = self.rnn.weight_hh.new_zeros(n, self.hidden)
         return zeros, zeros.clone()
 
     def y_features(self, x, u=None):
@@ -104,97 +111,57 @@ class DVRNN(nn.Module):
             w.y = torch.cat([embedded @ enc.weight[:, ctx + H:].T, embedded @ cell.weight_ih[:, 2 * H:].T], -1)
         return w
 
-    def _lstm(self, gates, c):
-        """The LSTM cell's update from its summed pre-activations (gate order i, f, g, o)."""
-        i, f, g, o = gates.chunk(4, -1)
-        c = torch.addcmul(torch.sigmoid(f) * c, torch.sigmoid(i), torch.tanh(g))
-        return torch.sigmoid(o) * torch.tanh(c), c
-
-    def step(self, state, w, pre_t=None, label_t=None, mask_t=None, eu_t=None, y_t=None):
-        """One step of the recurrence, shared by inference, classification and generation.
-
-        Inference (pre_t: this step's x projections and noise, from recur): y_t ~ q(y_t | x, h_{t-1})
-        (Gumbel-max) except where mask_t holds, which takes label_t (teacher forcing);
-        z_t ~ q(z_t | c_t, x_t, y_t), reparameterised.  Generation (pre_t None): y_t ~ p(y_t | c_t)
-        unless y_t is given; z_t ~ p(z_t | c_t); x_t ~ p(x_t | c_t, z_t, y_t).  w = split_weights().
-        Returns the new state (h, c) and the step's values.
-        """
-        h, c = state
-        H = self.hidden
-        if pre_t is None:                                   # generation: from the priors
-            out = {"ctx": self._context(h, eu_t)}
-            ey = None
-            if self.n_classes:
-                if y_t is None:
-                    y_t = Categorical(logits=self.prior_y(out["ctx"])).sample()
-                out["y"], ey = y_t, self.embed_y(y_t)
-            z_t = self._gaussian(self.prior_z, out["ctx"]).sample()
-            out["x"] = self.head.sample(self.decoder(self._with_y(out["ctx"], self.embed_z(z_t), ey=ey)))
-            gates = torch.addmm(w.bias[H:], self.embed_x(out["x"]), w.x[H:].T) + h @ w.h[H:].T
-            if self.n_classes:
-                gates = gates + w.y[y_t, H:]                # no gradient here: a lookup is cheapest
-        else:                                               # inference: from q
-            out = {"h": h}
-            rows = pre_t["pre"].shape[0]                    # the B sequences; h has K * B rows
-            per = lambda a, b: (a.view(-1, rows, a.shape[-1]) + b).view(-1, a.shape[-1])  # noqa: E731
-            pre = per(h @ w.h.T, pre_t["pre"])
-            if self.n_classes:
-                q_in = per(h @ w.q_h.T, pre_t["q"]) if self.q_reads_state else pre_t["q"].repeat(h.shape[0] // rows, 1)
-                logits = self.q_y_head[2](torch.relu(q_in))
-                sampled = (logits.detach() + pre_t["gumbel"]).argmax(-1).view(-1, rows)
-                y_t = torch.where(mask_t, label_t, sampled).view(-1)
-                out.update(q_logits=logits, y=y_t)
-                pre = torch.addmm(pre, F.one_hot(y_t, self.n_classes).to(pre.dtype), w.y)
-            enc, gates = pre.split([H, 4 * H], -1)
-            loc, raw = self.encoder_z[2](torch.relu(enc)).chunk(2, -1)
-            scale = F.softplus(raw) + 1e-3
-            z_t = torch.addcmul(loc, pre_t["eps"], scale)
-            gates = torch.addmm(gates, z_t, w.z.T)
-            out.update(q_loc=loc, q_scale=scale)
-        out["z"] = z_t
-        return self._lstm(gates, c), out
+    def _choose_y(self, q_x, gumbel, K):
+        """y_t for the recurrence, (t, read) -> [K * B]: the argmax of q's logits plus Gumbel noise
+        (labelled steps carry +inf at their label); read: q's first layer at step t, [K * B, .].
+        q_x: q's first layer on the BiLSTM features alone, [T, B, .]."""
+        head = self.q_y_head[2]
+        if not self.q_reads_state:                  # q reads x alone: every y at once
+            ys = (head(torch.relu(q_x)).repeat(1, K, 1) + gumbel).argmax(-1)
+            return lambda t, read: ys[t]
+        return lambda t, read: torch.addmm(head.bias, torch.relu(read), head.weight.T).add_(gumbel[t]).max(-1).indices
 
     def recur(self, batch, K, state=None, noise=None):
         """Inference over {x [B, T, Dx], u?, labels?, mask?} with K particles folded into the batch
         (rows k * B + b): every step's values stacked to [K * B, T, ...], and the final state.
-        Without a mask no step is labelled.  The sampling noise of every step is drawn up front
-        (noise, for tests: {"eps": [T, K*B, Z], "gumbel": [T, K*B, C]})."""
+        y_t ~ q(y_t | x, h_{t-1}) by Gumbel-max, except where mask holds, which takes the label
+        (teacher forcing); z_t ~ q(z_t | c_t, x_t, y_t), reparameterised.  Without a mask no step is
+        labelled.  The sampling noise of every step is drawn up front (noise, for tests:
+        {"eps": [T, K*B, Z], "gumbel": [T, K*B, C]}); the loop itself is InferenceRecurrence."""
         x, u, mask = batch["x"], batch.get("u"), batch.get("mask")
         B, T, _ = x.shape
         N = K * B
         w = self.split_weights()
-        # the x (and u) parts of every step at once, on the B sequences (shared by their K particles)
-        pre = {"pre": F.linear(self.embed_x(x), w.x, None)}
+        # the x (and u) parts of every step at once, time-major, on the B sequences (shared by their K particles)
+        ex = self.embed_x(x).transpose(0, 1)
+        pre_x = F.linear(ex, w.x, w.bias)
+        eu = self.embed_u(u).transpose(0, 1) if self.u_dim else None
         if self.u_dim:
-            pre["eu"] = self.embed_u(u)
-            pre["pre"] = pre["pre"] + F.pad(F.linear(pre["eu"], w.u), (0, 4 * self.hidden))
-        pre["pre"] = pre["pre"] + w.bias
-        if self.n_classes:
-            pre["q"] = F.linear(self.y_features(x, u), w.q_feat, w.q_b)
-        # unbind once: indexing [:, t] inside the loop would cost O(T^2) in the backward pass; the
-        # B rows are broadcast over the K particles inside the step (rows k * B + b)
-        pre = {k: v.unbind(1) for k, v in pre.items()}
+            pre_x = pre_x + F.pad(F.linear(eu, w.u), (0, 4 * self.hidden))
         noise = noise or {}
-        pre["eps"] = noise.get("eps", torch.randn(T, N, self.z_dim, device=x.device)).unbind(0)
+        eps = noise.get("eps", torch.randn(T, N, self.z_dim, device=x.device))
+        choose_y = w_y = None
         if self.n_classes:
+            q_x = F.linear(self.y_features(x, u).transpose(0, 1), w.q_feat, w.q_b)     # [T, B, q]
             gumbel = noise.get("gumbel")
             if gumbel is None:                                       # Gumbel-max: argmax(logits + g) ~ q
                 gumbel = -(-torch.rand(T, N, self.n_classes, device=x.device).clamp_(TINY, 1 - TINY).log()).log()
-            pre["gumbel"] = gumbel.unbind(0)
-            labelled = mask if mask is not None else torch.zeros(B, T, dtype=torch.bool, device=x.device)
-            labels = batch["labels"] if mask is not None else torch.zeros(B, T, dtype=torch.long, device=x.device)
-            labels, labelled = labels.clamp(min=0).unbind(1), labelled.unbind(1)
-        else:
-            labels = labelled = [None] * T
-        state = state if state is not None else self.initial_state(N, x.device)
-        steps = []
-        for t in range(T):
-            state, out = self.step(state, w, {k: v[t] for k, v in pre.items()}, labels[t], labelled[t])
-            steps.append(out)
-        stacked = {k: torch.stack([s[k] for s in steps], 1) for k in steps[0]}
-        eu = torch.stack(pre["eu"], 1).repeat(K, 1, 1) if self.u_dim else None
-        stacked["ctx"] = self._context(stacked.pop("h"), eu)
-        return stacked, state
+            if mask is not None:                                     # a labelled step's label wins the argmax
+                forced = F.one_hot(batch["labels"].clamp(min=0), self.n_classes).bool() & mask[..., None]
+                gumbel = gumbel.masked_fill(forced.transpose(0, 1).repeat(1, K, 1), float("inf"))
+            with torch.no_grad():
+                choose_y = self._choose_y(q_x, gumbel, K)
+            w_y = w.y
+        h0, c0 = state if state is not None else self.initial_state(N)
+        reads = (w.q_h.detach(), q_x.detach()) if self.n_classes and self.q_reads_state else (None, None)
+        hs, z, loc, scale, y, h, c = InferenceRecurrence.apply(pre_x, w.h, w_y, self.encoder_z[2].weight,
+                                                               self.encoder_z[2].bias, w.z, h0, c0, eps, choose_y,
+                                                               *reads)
+        out = {"z": z, "q_loc": loc, "q_scale": scale, "ctx": self._context(hs, eu.repeat(1, K, 1) if self.u_dim else None)}
+        if self.n_classes:
+            q_in = _per_particle(hs @ w.q_h.T, q_x) if self.q_reads_state else q_x.repeat(1, K, 1)
+            out.update(y=y, q_logits=self.q_y_head[2](torch.relu(q_in)))
+        return {k: v.transpose(0, 1) for k, v in out.items()}, (h, c)
 
     def forward(self, batch, K, state=None):
         """Trace of K particles for {x [B, T, Dx], labels [B, T], mask [B, T], u [B, T, Du]?}.
@@ -248,17 +215,31 @@ class DVRNN(nn.Module):
     # generation ------------------------------------------------------------------------
     @torch.no_grad()
     def step_prior(self, state, u_t=None, y_t=None, w=None):
-        """Sample one step from the generative model: (x_t, y_t, new state).  y_t may be forced;
+        """Sample one step from the generative model: y_t ~ p(y_t | c_t) unless y_t is given (forced),
+        z_t ~ p(z_t | c_t), x_t ~ p(x_t | c_t, z_t, y_t); returns (x_t, y_t, new state).
         w = split_weights(), when the caller keeps it across steps."""
         w = w or self.split_weights()
-        state, out = self.step(state, w, eu_t=self.embed_u(u_t) if self.u_dim else None, y_t=y_t)
-        return out["x"], out.get("y"), state
+        (h, c), H = state, self.hidden
+        ctx = self._context(h, self.embed_u(u_t) if self.u_dim else None)
+        ey = None
+        if self.n_classes:
+            if y_t is None:
+                y_t = Categorical(logits=self.prior_y(ctx)).sample()
+            ey = self.embed_y(y_t)
+        z_t = self._gaussian(self.prior_z, ctx).sample()
+        x_t = self.head.sample(self.decoder(self._with_y(ctx, self.embed_z(z_t), ey=ey)))
+        gates = torch.addmm(w.bias[H:], self.embed_x(x_t), w.x[H:].T) + h @ w.h[H:].T
+        if self.n_classes:
+            gates = gates + w.y[y_t, H:]
+        i, f, g, o = torch.addmm(gates, z_t, w.z.T).chunk(4, -1)
+        c = torch.addcmul(torch.sigmoid(f) * c, torch.sigmoid(i), torch.tanh(g))
+        return x_t, y_t, (torch.sigmoid(o) * torch.tanh(c), c)
 
     @torch.no_grad()
     def generate(self, y, n=1):
         """Sample n sequences with y forced to the given labels [T] (text-conditioned writing)."""
         device = next(self.parameters()).device
-        state = self.initial_state(n, device)
+        state = self.initial_state(n)
         y = torch.as_tensor(y, device=device)
         w = self.split_weights()
         xs = []

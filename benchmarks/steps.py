@@ -4,7 +4,7 @@ For each model (the handwriting DVRNN with its stroke head, the fly DVRNN with i
 the VRNN, the binned RNN) at the sizes of the `default` and `paper` profiles of params.yaml, it
 times one step (forward, both backward passes, both optimiser steps) of today's code and of the
 reference (benchmarks/reference.py: the code at commit 159f627), side by side in one process with
-the same weights and batch (and the stages' malloc setting, train.keep_freed_memory, for both), and prints
+the same weights and batch (and the stages' process settings, train.tune_cpu, for both), and prints
 
   ms/step and sequence-steps/s (B sequences x T steps per step), today and reference, and their ratio;
   model FLOPs per step (torch.utils.flop_counter: forward and backward) and the fraction of the
@@ -25,7 +25,7 @@ from pipeline import objectives
 from pipeline.experiments import flies
 from pipeline.models.baselines import BinnedRNN
 from pipeline.models.dvrnn import DVRNN
-from pipeline.train import Spec, keep_freed_memory, optimisers, train_step
+from pipeline.train import Spec, optimisers, train_step, tune_cpu
 from tests.conftest import ROOT
 
 
@@ -108,12 +108,12 @@ def main():
                         help="torch threads (default: params.yaml's `threads`, as the stages run)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads or yaml.safe_load((ROOT / "params.yaml").read_text())["threads"])
-    malloc = keep_freed_memory()          # as every stage does; the reference step runs with it too
+    malloc = tune_cpu()                  # as every stage does; the reference step runs with it too
     ref = reference.load()
     old = type("Reference", (), {"DVRNN": ref["dvrnn"].DVRNN, "BinnedRNN": ref["baselines"].BinnedRNN})
     peak = gemm_peak()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; fp32 GEMM peak {peak / 1e9:.1f} GFLOP/s; "
-          f"malloc keeps freed memory (both steps): {'yes' if malloc else 'no'}\n")
+          f"denormals flushed, malloc keeps freed memory (both steps): {'yes' if malloc else 'no'}\n")
     header = (f"{'model':40} {'sizes':8} {'ms/step':>9} {'ref ms':>9} {'seq-steps/s':>12} {'ref':>9} "
               f"{'speed-up':>9} {'GFLOP/step':>11} {'% peak':>7} {'ref %':>6}")
     print(header)

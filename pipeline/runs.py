@@ -16,7 +16,7 @@ import torch
 from pipeline import PipelineError, config, layout
 from pipeline.data.fetch import sha256
 from pipeline.io import write_bytes, write_json, write_npz, write_text
-from pipeline.train import fit, keep_freed_memory, pick_device, seed_everything
+from pipeline.train import fit, pick_device, seed_everything, tune_cpu
 
 CHECKPOINTS = Path("runs/.checkpoints")
 CODE = Path(__file__).parent
@@ -109,9 +109,9 @@ class timed:
 
 
 def _stage_device(params):
-    """The device of a stage, with `threads` torch threads on the CPU (and malloc keeping freed memory)."""
+    """The device of a stage, with `threads` torch threads on the CPU (and tune_cpu's settings)."""
     torch.set_num_threads(params["threads"])
-    keep_freed_memory()
+    tune_cpu()
     return pick_device(params["device"])
 
 

@@ -105,6 +105,42 @@ def test_a_run_trained_twice_writes_byte_identical_files(tmp_path, monkeypatch):
     assert not list((tmp_path / "runs" / ".checkpoints").glob("*.pt"))
 
 
+TRAIN_ONCE = """
+import sys
+import numpy as np
+import torch
+from pipeline import runs
+from pipeline.experiments import mnist
+from pipeline.io import write_npz
+
+if sys.argv[1] == "tuned":
+    runs._stage_device({"threads": 1, "device": "cpu"})
+torch.set_num_threads(1)
+print((torch.tensor([1e-39]) * 1.0).item())
+rng = np.random.default_rng(0)
+write_npz("data.npz", x_train=rng.random((60, 784), dtype=np.float32), y_train=np.arange(60) % 10,
+          x_valid=rng.random((20, 784), dtype=np.float32), y_valid=np.arange(20) % 10)
+cfg = dict(epochs=2, lr=0.003, particles=3, alpha=60, batch_size=20, labelled_per_batch=5, hidden=16, z_dim=3, labels=20)
+mnist.run(cfg, "cws", 0, "data.npz", sys.argv[1], "cpu")
+"""
+
+
+def test_stage_settings_flush_denormals_and_keep_results(tmp_path):
+    """A stage's process (runs._stage_device, then train.tune_cpu) flushes denormal floats, whose
+    arithmetic is slow, and trains to the same bytes as a process without the settings."""
+    (tmp_path / "train_once.py").write_text(TRAIN_ONCE)
+    env = {**env_with_venv(), "PYTHONPATH": str(ROOT)}
+    printed = {}
+    for mode in ("plain", "tuned"):
+        done = subprocess.run([sys.executable, "train_once.py", mode], cwd=tmp_path, env=env, capture_output=True,
+                              text=True)
+        assert done.returncode == 0, done.stderr[-2000:]
+        printed[mode] = float(done.stdout.split()[0])
+    assert printed == {"plain": pytest.approx(1e-39, rel=1e-3), "tuned": 0.0}
+    for name in ("metrics.json", "curve.tsv"):
+        assert (tmp_path / "plain" / name).read_bytes() == (tmp_path / "tuned" / name).read_bytes(), name
+
+
 def test_nan_in_a_loss_names_stage_epoch_step_and_term():
     model = Tiny()
     with torch.no_grad():

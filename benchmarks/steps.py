@@ -12,6 +12,7 @@ the same weights and batch (and the stages' process settings, train.tune_cpu, fo
 
     python -m benchmarks.steps                 # every model, default and paper sizes (minutes)
     python -m benchmarks.steps --sizes default --repeat 20 --threads 2
+    python -m benchmarks.steps --sizes paper --models stroke      # the handwriting DVRNN only
 """
 import argparse
 import time
@@ -104,6 +105,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=["default", "paper"], choices=["smoke", "default", "paper"])
     parser.add_argument("--repeat", type=int, default=0, help="timed steps per model (default: 10, paper sizes 2)")
+    parser.add_argument("--models", nargs="+", default=[], metavar="WORD",
+                        help="only the models whose name contains one of these words (e.g. stroke VRNN)")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch threads (default: params.yaml's `threads`, as the stages run)")
     args = parser.parse_args()
@@ -120,6 +123,8 @@ def main():
     for size in args.sizes:
         repeat = args.repeat or (2 if size == "paper" else 10)
         for name, build, batch, K, objective in cases(size):
+            if args.models and not any(word.lower() in name.lower() for word in args.models):
+                continue
             torch.manual_seed(0)
             model_old = build(old)
             model_new = build(Current)

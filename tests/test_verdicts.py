@@ -109,4 +109,36 @@ def test_a_claim_notes_when_its_runs_were_still_learning():
     labels = {"a": "A", "b": "B"}
     assert verdicts.still_rising({"a": flat, "b": flat}, "acc", labels) == ""
     note = verdicts.still_rising({"a": rising, "b": flat}, "acc", labels)
-    assert "not converged" in note and "A +10.0" in note and "B +0.3" in note
+    assert "still learning" in note and "A +10.0" in note and "B +0.3" in note
+
+
+def test_gain_per_epoch_is_the_slope_of_the_last_third_averaged_over_runs():
+    import pandas as pd
+    run = lambda values: pd.DataFrame({"acc": values})  # noqa: E731
+    # 9 epochs: the last three (0.5, 0.6, 0.9) have slope 0.2; the early epochs do not count
+    assert verdicts.gain_per_epoch([run([0, 0, 0, 0, 0, 0.9, 0.5, 0.6, 0.9])], "acc") == pytest.approx(0.2)
+    # 12 epochs: the last four; two runs average
+    a, b = run(np.r_[np.zeros(8), [0.1, 0.2, 0.3, 0.4]]), run(np.r_[np.ones(8), [0.5, 0.5, 0.5, 0.5]])
+    assert verdicts.gain_per_epoch([a, b], "acc") == pytest.approx(0.05)
+    assert np.isnan(verdicts.gain_per_epoch([run([0.1, 0.2])], "acc"))
+
+
+def test_a_decisive_verdict_waits_while_the_gap_is_closing():
+    ahead = verdicts.paired("A", "B", {0: 0.8, 1: 0.81, 2: 0.82}, {0: 0.6, 1: 0.62, 2: 0.6})
+    behind = verdicts.paired("A", "B", {0: 0.6, 1: 0.62, 2: 0.6}, {0: 0.8, 1: 0.81, 2: 0.82})
+    assert ahead.verdict == "reproduced" and behind.verdict == "contradicted"
+    # the paper's winner trails and still gains 3 points per epoch against 0.5: not converged
+    waiting = verdicts.unless_closing(behind, 0.03, 0.005)
+    assert waiting.verdict == "inconclusive" and waiting.closing == pytest.approx(0.025)
+    assert waiting.diff == behind.diff and waiting.low == behind.low
+    # the leader gaining faster (the gap opens), or both flat: the verdict stands
+    assert verdicts.unless_closing(ahead, 0.03, 0.005).verdict == "reproduced"
+    assert verdicts.unless_closing(behind, 0.004, 0.0).verdict == "contradicted"
+    assert verdicts.unless_closing(behind, 0.03, 0.025).verdict == "contradicted"     # closing by 0.5 points only
+    # the rival trails and catches up: that blocks a "reproduced" the same way
+    assert verdicts.unless_closing(ahead, 0.0, 0.02).verdict == "inconclusive"
+    # no curves (nan): the interval alone decides
+    assert verdicts.unless_closing(behind, float("nan"), 0.0).verdict == "contradicted"
+    entry = verdicts.claim("A beats B", "", "", [waiting])
+    assert entry["verdict"] == "inconclusive"
+    assert "not converged" in entry["why"] and "2.5 points per epoch" in entry["why"] and "epochs" in entry["why"]

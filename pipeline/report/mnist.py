@@ -23,16 +23,21 @@ def claims(frame, curves):
     present = set(frame.method)
     rivals = [m for m in ("m1m2", "rws", "m1") if m in present]
     out = []
+    gain = lambda m: verdicts.gain_per_epoch(curves_by(frame[frame.method == m], curves, "method").get(m, []),  # noqa: E731
+                                             "val_accuracy")
     for col, what in (("val_accuracy", "highest final validation accuracy"),
                       ("val_accuracy_mean_over_epochs", "highest mean validation accuracy over epochs (faster)")):
         comparisons = [verdicts.paired("CWS", LABELS[m], acc("cws", col), acc(m, col)) for m in rivals]
+        if col == "val_accuracy":           # a final accuracy needs converged runs; the mean over epochs is the speed
+            comparisons = [verdicts.unless_closing(c, gain("cws"), gain(m)) for c, m in zip(comparisons, rivals)]
         ours = "; ".join(f"{LABELS[m]} {100 * np.mean(list(acc(m, col).values())):.1f}%" for m in ["cws", *rivals])
         shown = curves_by(frame[frame.method.isin(["cws", "m1m2"])], curves, "method")
         out.append(verdicts.claim(f"CWS trains to the {what} (Fig. 2a)", "curves only, no number given", ours,
                                   comparisons, why="against M1+M2 at the paper's alpha = 60 and both unsupervised "
                                                    "objectives", note=verdicts.still_rising(shown, "val_accuracy", LABELS)))
     if "m1m2_alpha1" in present:
-        c = verdicts.paired("CWS", LABELS["m1m2_alpha1"], acc("cws"), acc("m1m2_alpha1"))
+        c = verdicts.unless_closing(verdicts.paired("CWS", LABELS["m1m2_alpha1"], acc("cws"), acc("m1m2_alpha1")),
+                                    gain("cws"), gain("m1m2_alpha1"))
         gap = verdicts.paired("M1+M2 alpha = 60", "alpha = 1", acc("m1m2"), acc("m1m2_alpha1"))
         entry = verdicts.claim(
             "Sensitivity (not a paper claim): CWS against M1+M2 with the same supervised weight, alpha = 1",

@@ -8,11 +8,16 @@ share.  The 95% t-interval of the mean of d_s over seeds then decides:
   contradicted   the interval excludes 0 the other way
   inconclusive   the interval contains 0 (or there is one seed, and no interval)
 
+A reproduced or contradicted comparison between trained runs stands only if its gap was not
+closing when training stopped (`unless_closing`): when the trailing method's validation curve still
+rose faster than the leader's, by more than a point per epoch, more training could close the gap,
+and the comparison is inconclusive (not converged).
+
 A claim that one method beats several (or holds at several rates) is reproduced when every
 comparison is, contradicted when any is, and inconclusive otherwise.
 """
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 from scipy import stats
@@ -20,8 +25,13 @@ from scipy import stats
 RULE = ("Runs are paired by seed (same seed: same data, labelled subset and initial randomness). For each "
         "comparison we take the per-seed difference between the paper's winner and its rival and its 95% "
         "t-interval over seeds: reproduced when the interval excludes 0 in the paper's direction, contradicted "
-        "when it excludes 0 the other way, inconclusive when it contains 0. A claim over several rivals or "
-        "rates is reproduced when every comparison is, contradicted when any is, and inconclusive otherwise.")
+        "when it excludes 0 the other way, inconclusive when it contains 0. A reproduced or contradicted comparison "
+        "stands only if the gap was not closing when training stopped: when the trailing method's validation curve "
+        "still rose faster than the leader's by more than a point per epoch (least-squares slope over the last "
+        "third of the epochs, mean over seeds), the comparison is inconclusive (not converged). A claim over several "
+        "rivals or rates is reproduced when every comparison is, contradicted when any is, and inconclusive "
+        "otherwise.")
+CLOSING = 0.01          # a gap closing by more than this per epoch (one point of accuracy) blocks a verdict
 ORDER = ("contradicted", "inconclusive", "reproduced")      # a combined verdict is the first that occurs
 
 
@@ -35,6 +45,7 @@ class Comparison:
     n: int
     verdict: str
     seeds_needed: int = None   # inconclusive only: seeds an interval excluding 0 would take at this mean and spread
+    closing: float = None      # not converged only: how fast the gap was closing at the last epochs, per epoch
 
     def text(self, scale=1.0, unit=""):
         if not np.isfinite(self.diff):
@@ -64,6 +75,20 @@ def paired(winner, rival, ours, theirs, higher_is_better=True, level=0.95):
     if verdict == "inconclusive":
         out.seeds_needed = seeds_needed(d, level)
     return out
+
+
+def unless_closing(comparison, winner_gain, rival_gain, threshold=CLOSING):
+    """The rule's convergence condition.  winner_gain, rival_gain: each side's validation gain per
+    epoch at the end of training (gain_per_epoch).  A reproduced or contradicted comparison whose
+    trailing side still gained more than `threshold` per epoch more than the leading side becomes
+    inconclusive, with `closing` set: the verdict would rest on where training happened to stop."""
+    c = comparison
+    if c.verdict == "inconclusive" or not (np.isfinite(winner_gain) and np.isfinite(rival_gain)):
+        return c
+    closing = (rival_gain - winner_gain) if c.diff > 0 else (winner_gain - rival_gain)
+    if closing <= threshold:
+        return c
+    return replace(c, verdict="inconclusive", closing=float(closing))
 
 
 def seeds_needed(d, level=0.95, cap=1000):
@@ -101,7 +126,13 @@ def claim(text, paper, ours, comparisons, scale=100.0, unit=" points", why="", n
     verdict = combine(comparisons)
     weakest = closest(comparisons)
     advice = ""
-    if verdict == "inconclusive":
+    closing = [c for c in comparisons if c.closing is not None]
+    if verdict == "inconclusive" and closing:
+        fastest = max(closing, key=lambda c: c.closing)
+        advice = (f"not converged: the gap {fastest.winner} - {fastest.rival} ({fastest.text(scale, unit)}) was closing by "
+                  f"{fastest.closing * scale:.1f}{unit} per epoch when training stopped, so this verdict waits for longer "
+                  f"training (raise the profile's `epochs` in params.yaml)")
+    elif verdict == "inconclusive":
         needs = [c.seeds_needed for c in comparisons if c.verdict == "inconclusive"]
         if any(n is None for n in needs):
             advice = ("the mean difference is zero or tiny against its seed-to-seed spread: more seeds would not "
@@ -114,15 +145,28 @@ def claim(text, paper, ours, comparisons, scale=100.0, unit=" points", why="", n
             "comparisons": [asdict(c) for c in comparisons], "why": "; ".join(x for x in (why, advice, note) if x)}
 
 
-def still_rising(curves, column, labels, epochs=2, threshold=0.01, scale=100.0):
+def gain_per_epoch(frames, column):
+    """Validation `column`'s gain per epoch at the end of training: the least-squares slope over the
+    last third of the epochs (at least three), mean over runs; nan without enough epochs.
+    frames: per-epoch DataFrames (one per run)."""
+    slopes = []
+    for f in frames:
+        values = f[column].to_numpy(dtype=float)
+        tail = values[-max(3, len(values) // 3):]
+        if len(values) >= 3 and np.isfinite(tail).all():
+            slopes.append(np.polyfit(np.arange(len(tail)), tail, 1)[0])
+    return float(np.mean(slopes)) if slopes else math.nan
+
+
+def still_rising(curves, column, labels, threshold=CLOSING, scale=100.0):
     """A note for a claim whose compared runs had not finished learning: when some method's
-    validation `column` still gained more than `threshold` per epoch over the last `epochs` epochs
-    (mean over seeds), each method's gain per epoch; '' when every curve has flattened.
+    validation `column` still gained more than `threshold` per epoch at the end (gain_per_epoch),
+    each method's gain per epoch; '' when every curve has flattened.
     curves: {method: [per-epoch DataFrame of each seed]}; labels: {method: name}."""
-    gains = {m: float(np.mean([(f[column].iloc[-1] - f[column].iloc[-1 - epochs]) / epochs for f in frames]))
-             for m, frames in curves.items() if frames and len(frames[0]) > epochs}
+    gains = {m: gain_per_epoch(frames, column) for m, frames in curves.items()}
+    gains = {m: g for m, g in gains.items() if np.isfinite(g)}
     if not gains or max(gains.values()) <= threshold:
         return ""
     listed = ", ".join(f"{labels[m]} {scale * g:+.1f}" for m, g in gains.items())
-    return (f"not converged: gain per epoch over the last {epochs} epochs ({column}, points): {listed}; "
-            f"longer training could change this verdict")
+    return (f"still learning: gain per epoch at the end of training ({column}, points; slope over the last third "
+            f"of the epochs): {listed}")

@@ -3,9 +3,9 @@
     python -m pipeline.repro [--jobs N]        # N: the machine's cores by default
 
 DVC runs a pipeline's stages one after another.  Here the stages that do not depend on each other
-run side by side, in four phases: the check and the data preparation; every training stage; every
-scoring stage; and what is left (the stages that gather many runs, and the reports).  In the two
-middle phases the stages are dealt round-robin to N `dvc repro` processes, which share the
+run side by side, in phases: the check and the data preparation; every training stage; every
+scoring stage; the bandwidth selection; the experiment pages; and what is left (the index page).
+In the middle phases the stages are dealt round-robin to N `dvc repro` processes, which share the
 repository (DVC lets them: each holds its lock only while it reads or writes dvc.lock).  Every
 stage uses `threads` torch threads (params.yaml), so the results are the same whether the stages
 run here side by side or one after another under plain `dvc repro`.
@@ -15,7 +15,8 @@ import os
 import subprocess
 import sys
 
-PHASES = (("check_params", "prepare_"), ("train_",), ("score_",))
+PHASES = (("check_params", "prepare_"), ("train_",), ("score_",), ("select_",), ("report_",))
+LAST = ("report_index",)          # reads the other pages' summaries: left to the final plain `dvc repro`
 
 
 def up_to_date():
@@ -37,7 +38,7 @@ def plan(names, jobs):
     """The phases: lists of stage lists, one list per worker (round-robin within a phase)."""
     phases = []
     for prefixes in PHASES:
-        members = [n for n in names if n.startswith(prefixes)]
+        members = [n for n in names if n.startswith(prefixes) and not n.startswith(LAST)]
         workers = min(jobs, len(members)) if prefixes[0] != "check_params" else 1
         phases.append([members[i::workers] for i in range(workers)] if members else [])
     return phases

@@ -82,18 +82,21 @@ def test_reports_depend_on_explicit_run_files_never_on_a_folder():
     assert expected <= set(report["deps"])
 
 
-def test_make_repro_deals_training_then_scoring_stages_to_the_workers():
+def test_make_repro_deals_each_phase_to_the_workers_and_leaves_the_index_last():
     from pipeline import repro
     names = ["check_params", "prepare_mnist", "train_mnist@cws-0", "train_mnist@cws-1", "train_flies@rnn-0",
-             "score_mnist@cws-0", "score_mnist@cws-1", "select_bandwidth_flies", "report_mnist"]
-    first, train, score = repro.plan(names, jobs=2)
+             "score_mnist@cws-0", "score_mnist@cws-1", "select_bandwidth_flies", "report_mnist", "report_flies",
+             "report_handwriting", "report_index"]
+    first, train, score, select, report = repro.plan(names, jobs=2)
     assert first == [["check_params", "prepare_mnist"]]
     assert train == [["train_mnist@cws-0", "train_flies@rnn-0"], ["train_mnist@cws-1"]]
     assert score == [["score_mnist@cws-0"], ["score_mnist@cws-1"]]
+    assert select == [["select_bandwidth_flies"]]
+    assert report == [["report_mnist", "report_handwriting"], ["report_flies"]]     # the index is left to the end
     assert repro.plan(names, jobs=1)[1] == [["train_mnist@cws-0", "train_mnist@cws-1", "train_flies@rnn-0"]]
     every = set(SPEC)                        # every stage of dvc.yaml is a phase's or the final dvc repro's
-    assert {s for s in every if s.startswith(("train_", "score_", "prepare_", "check_"))} <= \
-        {n.split("@")[0] for phase in repro.plan(list(every), 2) for w in phase for n in w}
+    planned = {n.split("@")[0] for phase in repro.plan(list(every), 2) for w in phase for n in w}
+    assert every - planned == {"report_index"}
 
 
 def test_no_module_of_the_library_imports_itself_back():

@@ -140,18 +140,22 @@ def test_resampling_picks_particles_by_weight():
     assert picked == [0.0, 3.0, 0.0, 3.0, 0.0, 3.0]
 
 
-def test_closed_loop_continuation_stays_in_the_arena():
+def test_closed_loop_continuation_stays_in_each_windows_arena():
+    """Two windows continued at once, in arenas of different radii: each stays inside its own."""
     from pipeline.data import fly_geometry
     torch.manual_seed(0)
     model = DVRNN(5, 6, 4, 16, u_dim=148, emission="gaussian")
-    stats_ = {"motion_mean": np.zeros(5, np.float32), "motion_std": np.full(5, 5.0, np.float32),
+    stats_ = {"motion_mean": np.zeros(5, np.float32), "motion_std": np.full(5, 40.0, np.float32),
               "state_mean": np.zeros(4, np.float32), "state_std": np.ones(4, np.float32)}
     pose = torch.tensor([[1.0, 0.0, 0.0, 0.3, 0.3, 2.5, 0.9], [-3.0, 2.0, 1.0, 0.3, 0.3, 2.5, 0.9]])
-    out, log_w = continue_tracks(model, torch.randn(2, 6, 5), torch.rand(2, 6, 148), pose, 20, 10, 15.0, 30.0,
-                                 stats_, torch.Generator().manual_seed(0))
-    assert log_w.shape == (10, 2)
-    assert out.shape == (10, 20, 2, 2)
-    assert (out.norm(dim=-1) <= 15.0).all()
+    radius = torch.tensor([15.0, 5.0])
+    out, log_w = continue_tracks(model, torch.randn(4, 6, 5), torch.rand(4, 6, 148), pose.expand(2, -1, -1), 20, 10,
+                                 radius, 30.0, stats_, torch.Generator().manual_seed(0))
+    assert log_w.shape == (10, 4)
+    assert out.shape == (10, 20, 2, 2, 2)
+    distance = out.norm(dim=-1)                                       # [K, H, window, fly]
+    assert (distance[:, :, 0] <= 15.0).all() and (distance[:, :, 1] <= 5.0).all()
+    assert (distance[:, :, 0] > 5.0).any()                            # the wide arena's flies do use their room
     assert len(fly_geometry.POSE) == 7
 
 

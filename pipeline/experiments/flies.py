@@ -123,18 +123,16 @@ def continuations(model, data, split, n, cfg, generator, device):
     if T0 + H > data[f"{split}_motion"].shape[1]:
         raise PipelineError(f"params.yaml: flies seed_steps + horizon = {T0 + H} exceeds the window of "
                             f"{data[f'{split}_motion'].shape[1]} steps; raise flies window or lower horizon")
-    positions, ess = [], []
-    for i in range(n):
-        rows = slice(2 * i, 2 * i + 2)
-        seed_x = torch.as_tensor(seq["x"][rows, :T0], device=device)
-        seed_u = torch.as_tensor(seq["u"][rows, :T0], device=device)
-        start = torch.as_tensor(data[f"{split}_pose"][i, T0], device=device)
-        pos, log_w = continue_tracks(model, seed_x, seed_u, start, H, K, float(data[f"{split}_radius"][i]),
-                                     float(data["fps"]), stats_of(data), generator)
-        positions.append(pos.cpu().numpy())
-        ess.append(effective_sample_size(log_w.cpu().numpy()))
+    seed_x = torch.as_tensor(seq["x"][:2 * n, :T0], device=device)            # rows 2i, 2i + 1: window i's flies
+    seed_u = torch.as_tensor(seq["u"][:2 * n, :T0], device=device)
+    start = torch.as_tensor(data[f"{split}_pose"][:n, T0], device=device)
+    radius = torch.as_tensor(data[f"{split}_radius"][:n], device=device)
+    pos, log_w = continue_tracks(model, seed_x, seed_u, start, H, K, radius, float(data["fps"]), stats_of(data),
+                                 generator)
+    positions = pos.permute(2, 0, 1, 3, 4).cpu().numpy()                          # [n, K, H, 2, 2]
+    ess = effective_sample_size(log_w.cpu().numpy()).reshape(n, 2)
     truth = data[f"{split}_pose"][:n, T0 + 1:T0 + 1 + H, :, :2]
-    return np.stack(positions), truth, np.stack(ess)
+    return positions, truth, ess
 
 
 def score(cfg, method, seed, data_path, run_dir, device):

@@ -119,11 +119,17 @@ class DVRNN(nn.Module):
         if not self.q_reads_state:                  # q reads x alone: every y at once
             ys = (head(torch.relu(q_x)).repeat(1, K, 1) + gumbel).argmax(-1)
             return lambda t, read: ys[t]
-        return lambda t, read: torch.addmm(head.bias, torch.relu(read), head.weight.T).add_(gumbel[t]).max(-1).indices
+        noisy_bias = gumbel + head.bias
+        return lambda t, read: torch.addmm(noisy_bias[t], torch.relu(read), head.weight.T).max(-1).indices
 
     def recur(self, batch, K, state=None, noise=None):
+        """recur_time_major's values as [K * B, T, ...]."""
+        out, state = self.recur_time_major(batch, K, state, noise)
+        return {k: v.transpose(0, 1) for k, v in out.items()}, state
+
+    def recur_time_major(self, batch, K, state=None, noise=None):
         """Inference over {x [B, T, Dx], u?, labels?, mask?} with K particles folded into the batch
-        (rows k * B + b): every step's values stacked to [K * B, T, ...], and the final state.
+        (rows k * B + b): every step's values stacked time-major, [T, K * B, ...], and the final state.
         y_t ~ q(y_t | x, h_{t-1}) by Gumbel-max, except where mask holds, which takes the label
         (teacher forcing); z_t ~ q(z_t | c_t, x_t, y_t), reparameterised.  Without a mask no step is
         labelled.  The sampling noise of every step is drawn up front (noise, for tests:
@@ -161,7 +167,7 @@ class DVRNN(nn.Module):
         if self.n_classes:
             q_in = _per_particle(hs @ w.q_h.T, q_x) if self.q_reads_state else q_x.repeat(1, K, 1)
             out.update(y=y, q_logits=self.q_y_head[2](torch.relu(q_in)))
-        return {k: v.transpose(0, 1) for k, v in out.items()}, (h, c)
+        return out, (h, c)
 
     def forward(self, batch, K, state=None):
         """Trace of K particles for {x [B, T, Dx], labels [B, T], mask [B, T], u [B, T, Du]?}.
@@ -171,12 +177,12 @@ class DVRNN(nn.Module):
         """
         x = batch["x"]
         B, T, _ = x.shape
-        st, state = self.recur(batch, K, state)
+        st, state = self.recur_time_major(batch, K, state)          # densities on [T, K * B] rows
         ctx, z = st["ctx"], st["z"]
         ez, ey = self.embed_z(z), self.embed_y(st["y"]) if self.n_classes else None
         log_qz = Normal(st["q_loc"], st["q_scale"]).log_prob(z).sum(-1)
         log_pz = self._gaussian(self.prior_z, ctx).log_prob(z).sum(-1)
-        log_px = self.head.log_prob(self.decoder(self._with_y(ctx, ez, ey=ey)), x.repeat(K, 1, 1))
+        log_px = self.head.log_prob(self.decoder(self._with_y(ctx, ez, ey=ey)), x.transpose(0, 1).repeat(1, K, 1))
         zeros = torch.zeros_like(log_px)
         if self.n_classes:
             y = st["y"]
@@ -184,9 +190,9 @@ class DVRNN(nn.Module):
             log_py = torch.log_softmax(self.prior_y(ctx), -1).gather(-1, y[..., None])[..., 0]
         else:
             y, log_qy, log_py = zeros.long(), zeros, zeros
-        view = lambda v: v.view(K, B, T)  # noqa: E731
+        view = lambda v: v.transpose(0, 1).reshape(K, B, T, *v.shape[2:])  # noqa: E731
         return Trace(log_px=view(log_px), log_pz=view(log_pz), log_py=view(log_py), log_qz=view(log_qz),
-                     log_qy=view(log_qy), y=view(y), z=z.view(K, B, T, -1), state=state)
+                     log_qy=view(log_qy), y=view(y), z=view(z), state=state)
 
     @torch.no_grad()
     def class_probabilities(self, batch, K=4, teacher_forced=False):

@@ -35,13 +35,16 @@ class InferenceRecurrence(torch.autograd.Function):
         (N, H), Z = h0.shape, eps.shape[-1]
         w_all = w_h if read_h is None else torch.cat([w_h, read_h])
         x_all = pre_x if read_x is None else torch.cat([pre_x, read_x], -1)
-        # every step writes its values into slices of these (time-major), so nothing is stacked afterwards
-        new = lambda *shape: h0.new_empty(T, N, *shape)  # noqa: E731
-        hs, cs, sig, g, tc, a, out, z, scale = new(H), new(H), new(4 * H), new(H), new(H), new(H), new(2 * Z), new(Z), new(Z)
+        x_all = x_all[:, None].expand(T, N // B, B, x_all.shape[-1]).reshape(T, N, -1)     # one row per particle
+        # every step writes its values into slices of these (time-major), so nothing is stacked afterwards;
+        # hs[t] and cs[t] hold the state step t reads, hs[T] and cs[T] the final one
+        new = lambda *shape, n=T: h0.new_empty(n, N, *shape)  # noqa: E731
+        hs, cs, sig, g, tc, a, out, z, scale = (new(H, n=T + 1), new(H, n=T + 1), new(4 * H), new(H), new(H), new(H),
+                                                new(2 * Z), new(Z), new(Z))
         y = torch.zeros(T, N, dtype=torch.long, device=h0.device)
         hs[0], cs[0] = h0, c0
         for t in range(T):
-            pre = torch.mm(hs[t], w_all.T).view(-1, B, x_all.shape[-1]).add_(x_all[t]).view(N, -1)
+            pre = torch.addmm(x_all[t], hs[t], w_all.T)
             if w_y is not None:
                 y[t] = choose_y(t, pre[:, P:])
                 pre[:, :P].add_(w_y.index_select(0, y[t]))
@@ -52,11 +55,11 @@ class InferenceRecurrence(torch.autograd.Function):
             gates = torch.addmm(pre[:, H:P], z[t], w_z.T)
             torch.sigmoid(gates, out=sig[t])
             torch.tanh(gates[:, 2 * H:3 * H], out=g[t])
-            c_new = torch.addcmul(sig[t, :, H:2 * H] * cs[t], sig[t, :, :H], g[t])
-            torch.tanh(c_new, out=tc[t])
-            h_new = sig[t, :, 3 * H:] * tc[t]
-            if t + 1 < T:
-                hs[t + 1], cs[t + 1] = h_new, c_new
+            torch.addcmul(sig[t, :, H:2 * H] * cs[t], sig[t, :, :H], g[t], out=cs[t + 1])
+            torch.tanh(cs[t + 1], out=tc[t])
+            torch.mul(sig[t, :, 3 * H:], tc[t], out=hs[t + 1])
+        h_new, c_new = hs[T].clone(), cs[T].clone()
+        hs, cs = hs[:T], cs[:T]
         ctx.mark_non_differentiable(y)
         ctx.has_y, ctx.B = w_y is not None, B
         ctx.save_for_backward(w_h, w_y, w_out, w_z, eps, y, hs, cs, a, out, sig, g, tc, z)

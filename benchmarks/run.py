@@ -1,7 +1,7 @@
 """Run the default profile in a throwaway copy of the repository and check the project's goals,
 all measured in one run: the wall time of `make repro`'s pipeline and the numbers the goals name.
 
-    python -m benchmarks.run                    # the whole default pipeline (about 25 minutes on 2 cores)
+    python -m benchmarks.run                    # the whole default pipeline (about 20 minutes on 2 cores)
     python -m benchmarks.run --keep /tmp/b      # keep the workspace
 """
 import argparse

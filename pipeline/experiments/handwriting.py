@@ -16,8 +16,8 @@ import torch
 
 from pipeline import objectives, runs
 from pipeline.data.handwriting import FIG4_TEXT, cut_windows, destandardise, render_text, standardise
-from pipeline.evaluate.classification import topk_accuracy
 from pipeline.data.supervision import step_mask
+from pipeline.evaluate.classification import topk_accuracy
 from pipeline.experiments.sequences import accuracy_evaluator, batch_maker
 from pipeline.models.dvrnn import DVRNN
 from pipeline.train import Spec

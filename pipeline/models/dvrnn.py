@@ -145,7 +145,7 @@ class DVRNN(nn.Module):
         if self.u_dim:
             pre_x = pre_x + F.pad(F.linear(eu, w.u), (0, 4 * self.hidden))
         noise = noise or {}
-        eps = noise.get("eps", torch.randn(T, N, self.z_dim, device=x.device))
+        eps = noise["eps"] if "eps" in noise else torch.randn(T, N, self.z_dim, device=x.device)
         choose_y = w_y = None
         if self.n_classes:
             q_x = F.linear(self.y_features(x, u).transpose(0, 1), w.q_feat, w.q_b)     # [T, B, q]

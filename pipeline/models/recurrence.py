@@ -5,7 +5,7 @@ Per step t, on N = K * B rows (particles folded into the batch, rows k * B + b) 
 layers split by input (DVRNN.split_weights):
 
     pre_t  = h_{t-1} W_h^T + P_t[b] + W_y[y_t]          P_t: the x (and u) parts and biases, [B, 5H]
-    y_t    = choose_y(t, h_{t-1})                        sampled from q or forced; no gradient
+    y_t    = choose_y(t, h_{t-1} R_h^T + R_t[b])         sampled from q (R: q's first layer) or forced; no gradient
     enc, g = pre_t[:, :H], pre_t[:, H:]                  encoder_z's hidden layer | LSTM gates
     loc, raw = relu(enc) W_out^T + b_out                 q(z_t | ...)
     z_t    = loc + eps_t * (softplus(raw) + 1e-3)        reparameterised

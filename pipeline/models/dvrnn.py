@@ -96,8 +96,8 @@ class DVRNN(nn.Module):
         the h parts stacked into one matrix, one product per step; the y parts as a table [C, .] of
         the embedded classes; z through embed_z (linear) folded into the LSTM's input weights.
         Layout of the step's pre-activations: [encoder_z hidden (H) | LSTM gates (4H)].  q's h part
-        stays a product of its own: stacked with the others, it would tie q's parameters to the
-        whole recurrence, and the inference loss's backward pass would run through every step."""
+        (q_h) joins that product inside the loop for sampling only, without gradient; q's logits are
+        formed again after the loop, so the inference loss's backward pass never runs through the steps."""
         H, ctx, cell, enc, embed_z = self.hidden, self.ctx_dim, self.rnn, self.encoder_z[0], self.embed_z[0]
         z_gates = cell.weight_ih[:, H:2 * H]
         w = SimpleNamespace(x=torch.cat([enc.weight[:, ctx:ctx + H], cell.weight_ih[:, :H]], 0),

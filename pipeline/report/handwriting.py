@@ -111,9 +111,8 @@ def claims(frame, curves, summaries, main_pattern, supervision):
     def paired(winner, rival, runs, ours, theirs, col="val_top10"):
         """`ours beats theirs` on these runs, by the rule, with its convergence condition."""
         shown = curves_by(runs[runs.method.isin([ours, theirs])], curves, "method")
-        gain = lambda m: verdicts.gain_per_epoch(shown.get(m, []), col)  # noqa: E731
-        return verdicts.unless_closing(verdicts.paired(winner, rival, top(runs, ours, col), top(runs, theirs, col)),
-                                       gain(ours), gain(theirs))
+        return verdicts.paired_trained(winner, rival, top(runs, ours, col), top(runs, theirs, col),
+                                       shown.get(ours, []), shown.get(theirs, []), col)
     rate = f"{100 * supervision:g}%"
     out = [verdicts.claim(
         "REINFORCE (M1+M2) trains poor inference networks: CWS's top-10 accuracy is higher (Fig. 3 left)",

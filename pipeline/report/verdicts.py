@@ -91,6 +91,13 @@ def unless_closing(comparison, winner_gain, rival_gain, threshold=CLOSING):
     return replace(c, verdict="inconclusive", closing=float(closing))
 
 
+def paired_trained(winner, rival, ours, theirs, ours_curves, theirs_curves, column):
+    """paired() between trained runs, with the convergence condition: each side's per-epoch
+    frames (one per seed) give its gain per epoch in `column` at the end of training."""
+    return unless_closing(paired(winner, rival, ours, theirs), gain_per_epoch(ours_curves, column),
+                          gain_per_epoch(theirs_curves, column))
+
+
 def seeds_needed(d, level=0.95, cap=1000):
     """The smallest n whose t-interval half-width, at this sample's spread, falls below |mean|
     (None when the mean is 0 or n would exceed `cap`)."""

@@ -2,6 +2,7 @@
 its sequence models, heads, objectives and training step, with only their imports redirected, so
 that today's step and the reference run side by side in one process."""
 import importlib.util
+import os
 import subprocess
 import sys
 import tempfile
@@ -16,17 +17,25 @@ IMPORTS = {"from pipeline.models.heads import": "from reference_heads import",
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def source(path):
+    """The file at commit REF: from git, or, on a machine without the history, from the folder that
+    $REFERENCE_SOURCE names (made by `git archive REF pipeline | tar -x -C FOLDER`)."""
+    if os.environ.get("REFERENCE_SOURCE"):
+        return (Path(os.environ["REFERENCE_SOURCE"]) / path).read_text()
+    try:
+        return subprocess.run(["git", "show", f"{REF}:{path}"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout
+    except subprocess.CalledProcessError as err:
+        raise SystemExit(f"benchmarks/reference.py: cannot read {path} at commit {REF} ({err.stderr.strip()}); "
+                         f"run from a full (not shallow) clone, or set REFERENCE_SOURCE") from None
+
+
 def load():
-    """{name: module} of the reference code; needs the repository's git history."""
+    """{name: module} of the reference code: needs the repository's git history or $REFERENCE_SOURCE."""
     folder = Path(tempfile.mkdtemp(prefix="cws-reference-"))
     modules = {}
     for name in FILES:                  # objectives and heads first: the others import them
-        try:
-            text = subprocess.run(["git", "show", f"{REF}:{FILES[name]}"], cwd=ROOT, capture_output=True, text=True,
-                                  check=True).stdout
-        except subprocess.CalledProcessError as err:
-            raise SystemExit(f"benchmarks/reference.py: cannot read {FILES[name]} at commit {REF} "
-                             f"({err.stderr.strip()}); run from a full (not shallow) clone") from None
+        text = source(FILES[name])
         for old, new in IMPORTS.items():
             text = text.replace(old, new)
         path = folder / f"reference_{name}.py"

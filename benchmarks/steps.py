@@ -13,6 +13,7 @@ the same weights and batch (and the stages' process settings, train.tune_cpu, fo
     python -m benchmarks.steps                 # every model, default and paper sizes (minutes)
     python -m benchmarks.steps --sizes default --repeat 20 --threads 2
     python -m benchmarks.steps --sizes paper --models stroke      # the handwriting DVRNN only
+    python -m benchmarks.steps --device cuda --repeat 3           # on the GPU, against its fp32 GEMM peak
 """
 import argparse
 import time
@@ -26,19 +27,27 @@ from pipeline import objectives
 from pipeline.experiments import flies
 from pipeline.models.baselines import BinnedRNN
 from pipeline.models.dvrnn import DVRNN
-from pipeline.train import Spec, optimisers, train_step, tune_cpu
+from pipeline.train import Spec, optimisers, pick_device, train_step, tune_cpu
 from tests.conftest import ROOT
 
 
-def gemm_peak(n=1024, seconds=2.0):
-    """fp32 matrix-product throughput of this machine with torch's threads (FLOP/s)."""
-    a, b = torch.randn(n, n), torch.randn(n, n)
+def synchronise(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def gemm_peak(device, seconds=2.0):
+    """fp32 matrix-product throughput of the device, with torch's threads on the CPU (FLOP/s)."""
+    n = 1024 if device.type == "cpu" else 8192
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
     for _ in range(3):
         a @ b
+    synchronise(device)
     count, began = 0, time.perf_counter()
     while time.perf_counter() - began < seconds:
         a @ b
         count += 1
+        synchronise(device)
     return 2 * n ** 3 * count / (time.perf_counter() - began)
 
 
@@ -89,11 +98,14 @@ def timed_steps(model, objective, batch, K, step, repeat, make_optimisers=optimi
     groups = model.parameter_groups()
     opt_theta, opt_phi = make_optimisers(groups, 1e-4)
     spec = Spec(name="benchmark", objective=objective, epochs=1, particles=K, lr=1e-4, seed=0)
+    device = next(model.parameters()).device
     for _ in range(2):
         step(model, spec, batch, opt_theta, opt_phi, groups)
+    synchronise(device)
     began = time.perf_counter()
     for _ in range(repeat):
         step(model, spec, batch, opt_theta, opt_phi, groups)
+    synchronise(device)
     seconds = (time.perf_counter() - began) / repeat
     counter = FlopCounterMode(display=False)
     with counter:
@@ -109,13 +121,17 @@ def main():
                         help="only the models whose name contains one of these words (e.g. stroke VRNN)")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch threads (default: params.yaml's `threads`, as the stages run)")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                        help="where both steps run (cuda: the GEMM peak is the GPU's fp32 one, TF32 off)")
     args = parser.parse_args()
+    device = pick_device(args.device)
     torch.set_num_threads(args.threads or yaml.safe_load((ROOT / "params.yaml").read_text())["threads"])
     malloc = tune_cpu()                  # as every stage does; the reference step runs with it too
     ref = reference.load()
     old = type("Reference", (), {"DVRNN": ref["dvrnn"].DVRNN, "BinnedRNN": ref["baselines"].BinnedRNN})
-    peak = gemm_peak()
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; fp32 GEMM peak {peak / 1e9:.1f} GFLOP/s; "
+    peak = gemm_peak(device)
+    where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{torch.get_num_threads()} threads"
+    print(f"torch {torch.__version__}, {where}; fp32 GEMM peak {peak / 1e9:.1f} GFLOP/s; "
           f"denormals flushed, malloc keeps freed memory (both steps): {'yes' if malloc else 'no'}\n")
     header = (f"{'model':40} {'sizes':8} {'ms/step':>9} {'ref ms':>9} {'seq-steps/s':>12} {'ref':>9} "
               f"{'speed-up':>9} {'GFLOP/step':>11} {'% peak':>7} {'ref %':>6}")
@@ -126,9 +142,10 @@ def main():
             if args.models and not any(word.lower() in name.lower() for word in args.models):
                 continue
             torch.manual_seed(0)
-            model_old = build(old)
-            model_new = build(Current)
+            model_old = build(old).to(device)
+            model_new = build(Current).to(device)
             model_new.load_state_dict(model_old.state_dict())
+            batch = {k: v.to(device) for k, v in batch.items()}
             new_s, flops = timed_steps(model_new, getattr(objectives, objective), batch, K, train_step, repeat)
             old_s, old_flops = timed_steps(model_old, getattr(ref["objectives"], objective), batch, K,
                                            ref["train"].train_step, repeat, reference_optimisers)

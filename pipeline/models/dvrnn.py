@@ -151,7 +151,8 @@ class DVRNN(nn.Module):
             q_x = F.linear(self.y_features(x, u).transpose(0, 1), w.q_feat, w.q_b)     # [T, B, q]
             gumbel = noise.get("gumbel")
             if gumbel is None:                                       # Gumbel-max: argmax(logits + g) ~ q
-                gumbel = -(-torch.rand(T, N, self.n_classes, device=x.device).clamp_(TINY, 1 - TINY).log()).log()
+                gumbel = torch.rand(T, N, self.n_classes, device=x.device).clamp_(TINY, 1 - TINY)
+                gumbel.log_().neg_().log_().neg_()                   # -log(-log u), in place
             if mask is not None:                                     # a labelled step's label wins the argmax
                 forced = F.one_hot(batch["labels"].clamp(min=0), self.n_classes).bool() & mask[..., None]
                 gumbel = gumbel.masked_fill(forced.transpose(0, 1).repeat(1, K, 1), float("inf"))

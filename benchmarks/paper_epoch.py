@@ -9,8 +9,8 @@ and the real data need the network).  Per experiment it prints
     --probe steps; the paper's own method, CWS, then runs the whole epoch, or --steps of it);
   the validation pass after each epoch, and the scoring stage of one run;
   peak device memory (torch.cuda.max_memory_allocated; on the CPU the process's peak RSS);
-  the projected total of the paper profile: for every run of the stage graph (methods x rates x
-  seeds), epochs x (its steps + validation), plus its scoring.
+  the projected total of the paper profile: for every run of the stage graph (the run folders its
+  report reads), epochs x (its method's steps + validation), plus its scoring.
 
     python -m benchmarks.paper_epoch                         # both experiments, a whole CWS epoch each
     python -m benchmarks.paper_epoch --steps 40 --probe 5    # 40 CWS steps, the epoch projected
@@ -19,13 +19,14 @@ import argparse
 import resource
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from benchmarks.steps import synchronise
-from pipeline import config, methods, runs
+from pipeline import config, graph, runs
 from pipeline.experiments import handwriting, mnist
 from pipeline.experiments.sequences import accuracy_evaluator, batch_maker
 from pipeline.io import write_npz
@@ -62,7 +63,7 @@ def train_steps(model, spec, batches, device, limit=None):
     return seconds / max(n, 1), n
 
 
-def mnist_case(cfg, device, tmp):
+def mnist_case(cfg, device, tmp, params):
     rng = np.random.default_rng(0)
     n_valid = 10000
     data = {"x_train": (rng.random((cfg["train_size"], 784)) < 0.13).astype(np.float32),
@@ -70,9 +71,9 @@ def mnist_case(cfg, device, tmp):
             "x_valid": (rng.random((n_valid, 784)) < 0.13).astype(np.float32), "y_valid": rng.integers(0, 10, n_valid)}
     path = tmp / "mnist.npz"
     write_npz(path, **data)
-    labels = mnist.labelled_training_set(data["y_train"], config.load(ROOT / "params.yaml")["mnist"]["labels"], 0)
+    labels = mnist.labelled_training_set(data["y_train"], cfg["labels"], 0)
     steps = cfg["train_size"] // cfg["batch_size"]
-    return {"path": path, "steps": steps, "runs": {m: 1 for m in methods.MNIST},
+    return {"path": path, "steps": steps, "runs": runs_per_method(params, "mnist"),
             "model": lambda method: mnist.build_model(cfg),
             "spec": lambda method: mnist.spec_for(method, cfg, 0, f"mnist-{method}"),
             "batches": lambda method: mnist.batch_maker(data["x_train"], labels, cfg, device)(np.random.default_rng(1)),
@@ -80,14 +81,10 @@ def mnist_case(cfg, device, tmp):
             "score": lambda run_dir: mnist.score(cfg, "cws", 0, path, run_dir, device)}
 
 
-def handwriting_runs(params):
-    """Runs per method in the stage graph (pipeline/graph.py: main, rates, variable, ceiling groups)."""
-    groups, rates = methods.HANDWRITING_GROUPS, params["handwriting"]["rates"]
-    count = {}
-    for group, members in groups.items():
-        for m in members:
-            count[m] = count.get(m, 0) + (len(rates) if group == "rates" else 1)
-    return count
+def runs_per_method(params, experiment):
+    """How many runs of each method the stage graph trains: the run folders its report reads."""
+    report = next(stage for stage in graph.stages(params) if stage.name == f"report_{experiment}")
+    return Counter(Path(folder).name.split("-")[0] for folder in report.args["runs"])
 
 
 def handwriting_case(cfg, device, tmp, params):
@@ -111,7 +108,7 @@ def handwriting_case(cfg, device, tmp, params):
     def batches(method):
         train = handwriting.training_set(data, method, rate, "uniform", 0)
         return batch_maker(train, cfg["batch_size"], device, steps)(np.random.default_rng(1))
-    return {"path": path, "steps": steps, "runs": handwriting_runs(params),
+    return {"path": path, "steps": steps, "runs": runs_per_method(params, "handwriting"),
             "model": lambda method: handwriting.build_model(cfg, method),
             "spec": lambda method: handwriting.spec_for(method, cfg, 0, f"handwriting-{method}"),
             "batches": batches,
@@ -122,7 +119,6 @@ def handwriting_case(cfg, device, tmp, params):
 
 
 def measure(name, case, cfg, params, device, probe, steps, tmp):
-    seeds = params["seeds"]
     print(f"\n{name}: {case['steps']} steps per epoch, {cfg['epochs']} epochs, batch {cfg['batch_size']}, "
           f"K {cfg['particles']}, hidden {cfg['hidden']}", flush=True)
     if device.type == "cuda":
@@ -149,9 +145,8 @@ def measure(name, case, cfg, params, device, probe, steps, tmp):
     score, _ = timed(lambda: case["score"](run_dir), device)
     print(f"  scoring one run: {score:.1f} s; peak memory with it {peak_memory(device) / 2 ** 30:.2f} GiB")
     run_seconds = {m: cfg["epochs"] * (per_step[m] * case["steps"] + valid) + score for m in case["runs"]}
-    total = sum(case["runs"][m] * len(seeds) * run_seconds[m] for m in case["runs"])
-    n_runs = sum(case["runs"].values()) * len(seeds)
-    print(f"  projected {params['profile']} profile: {n_runs} runs ({len(seeds)} seeds); one CWS run "
+    total = sum(case["runs"][m] * run_seconds[m] for m in case["runs"])
+    print(f"  projected {params['profile']} profile: {sum(case['runs'].values())} runs ({len(params['seeds'])} seeds); one CWS run "
           f"{run_seconds['cws'] / 3600:.2f} h; all runs one after another {total / 3600:.1f} h", flush=True)
 
 
@@ -172,7 +167,7 @@ def main():
         tmp = Path(tmp)
         for experiment in args.experiments:
             cfg = config.settings(params, experiment)
-            case = (mnist_case(cfg, device, tmp) if experiment == "mnist"
+            case = (mnist_case(cfg, device, tmp, params) if experiment == "mnist"
                     else handwriting_case(cfg, device, tmp, params))
             measure(experiment, case, cfg, params, device, args.probe, args.steps, tmp)
 

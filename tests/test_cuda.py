@@ -18,7 +18,7 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA d
 
 MNIST, HW, FLIES = (layout.prepared(e) for e in ("mnist", "handwriting", "flies"))
 READER = "runs/handwriting/ceiling/baseline-s0"
-RUNS = {  # run folder: (train arguments, score arguments)
+RUNS = {  # run folder: (experiment, the arguments its train and score stages share)
     "runs/mnist/cws-s0": ("mnist", ["--method", "cws", "--seed", "0", "--data", MNIST]),
     READER: ("handwriting", ["--method", "baseline", "--seed", "0", "--group", "ceiling", "--rate", "1.0",
                              "--pattern", "uniform", "--data", HW]),
@@ -30,8 +30,9 @@ RUNS = {  # run folder: (train arguments, score arguments)
 
 
 def stage(module, *args, cwd):
+    path = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])     # the stages, from a bare folder
     out = subprocess.run([sys.executable, "-m", f"stages.{module}", *args], cwd=cwd, capture_output=True, text=True,
-                         env={**env_with_venv(), "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])})
+                         env={**env_with_venv(), "PYTHONPATH": path})
     assert out.returncode == 0, f"{module} {args}:\n{out.stderr[-3000:]}"
 
 

@@ -4,15 +4,21 @@ For each stage entry point it measures, each in a fresh process (median of --rep
   start + imports   python starting and importing the stage module (torch for most)
   data              loading the stage's prepared npz (data/prepared/, when present)
   first optimiser   torch's first Adam step in a process (it imports torch._dynamo): training stages only
-and prints their sum.  The pipeline runs about 140 stages, so each second here costs minutes.
+and prints their sum.  It then measures DVC's own bookkeeping, paid once per stage on top: reading
+dvc.yaml and dvc.lock, and rewriting dvc.lock (a round-trip YAML parse and dump of the whole file,
+which grows with the number of stages), each with DVC's own functions on copies of the files.
+The pipeline runs about 120 stages, so each second here costs minutes.
 
     python -m benchmarks.stage_cost
 """
 import argparse
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from pipeline import config, graph, layout
 from tests.conftest import ROOT, env_with_venv
@@ -40,6 +46,26 @@ def startup(module, repeat):
     return statistics.median(times)
 
 
+def dvc_bookkeeping(repeat):
+    """(seconds to read dvc.yaml and dvc.lock, seconds to rewrite dvc.lock, whether the YAML reader is
+    the C one): what `dvc repro` does around each stage it runs, timed on copies of the files."""
+    import ruamel.yaml
+    from dvc.utils.serialize import load_yaml, modify_yaml
+    with tempfile.TemporaryDirectory() as tmp:
+        files = [Path(shutil.copy(ROOT / name, Path(tmp) / name)) for name in ("dvc.yaml", "dvc.lock")]
+        read, rewrite = [], []
+        for _ in range(repeat):
+            began = time.perf_counter()
+            for path in files:
+                load_yaml(path)
+            read.append(time.perf_counter() - began)
+            began = time.perf_counter()
+            with modify_yaml(files[1]):
+                pass
+            rewrite.append(time.perf_counter() - began)
+    return statistics.median(read), statistics.median(rewrite), bool(getattr(ruamel.yaml, "__with_libyaml__", False))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
@@ -57,6 +83,11 @@ def main():
         data = seconds(DATA, str(data_path), repeat=args.repeat) if loads else 0.0
         first_step = optimiser if module.startswith("stages.train_") else 0.0
         print(f"{module:34} {imports:13.2f}s {data:6.2f}s {first_step:9.2f}s {imports + data + first_step:10.2f}s")
+    if (ROOT / "dvc.lock").exists():
+        read, rewrite, c_reader = dvc_bookkeeping(args.repeat)
+        size = (ROOT / "dvc.lock").stat().st_size / 1024
+        print(f"\nDVC, per stage: reading dvc.yaml and dvc.lock ({size:.0f} KiB) {read:.2f} s "
+              f"({'C' if c_reader else 'pure-Python'} YAML reader), rewriting dvc.lock {rewrite:.2f} s")
 
 
 if __name__ == "__main__":

@@ -24,13 +24,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipeline import config, layout, runs
+from pipeline import config, graph, layout, runs
 from pipeline.data.handwriting import FIG4_TEXT, render_text
 from pipeline.experiments import handwriting
 from tests.conftest import ROOT
 
-DEFAULT_RUNS = ("runs/handwriting/main/cws-s0", "runs/handwriting/main/baseline-s0",
-                "runs/handwriting/ceiling/baseline-s0")
+DEFAULT_RUNS = (graph._run("handwriting", "main", "cws", 0), graph._run("handwriting", "main", "baseline", 0),
+                graph._run("handwriting", "ceiling", "baseline", 0))
 
 
 def biased_sample(head, features, bias):
@@ -78,7 +78,7 @@ def main():
         folder = Path(folder)
         method, seed = folder.name.split("-")[0], int(folder.name.rsplit("-s", 1)[1])
         model = runs.load_trained(ROOT / folder, handwriting.build_model(cfg, method), "cpu")
-        reader = runs.load_trained(ROOT / f"runs/handwriting/ceiling/baseline-s{seed}",
+        reader = runs.load_trained(ROOT / graph._run("handwriting", "ceiling", "baseline", seed),
                                    handwriting.build_model(cfg, "baseline"), "cpu")
         use = label_use(model, x, y, seed=seed)
         readable = []

@@ -26,7 +26,9 @@ import torch
 
 from pipeline import config, graph, layout, runs
 from pipeline.data.handwriting import FIG4_TEXT, render_text
+from pipeline.evaluate import writing
 from pipeline.experiments import handwriting
+from pipeline.models.pen_context import PenTracker, pen_context
 from tests.conftest import ROOT
 
 DEFAULT_RUNS = (graph._run("handwriting", "main", "cws", 0), graph._run("handwriting", "main", "baseline", 0),
@@ -53,7 +55,8 @@ def label_use(model, x, y, particles=4, seed=0):
     out = {}
     for name, labels in (("true", y), ("shuffled", shuffled), ("constant", torch.zeros_like(y))):
         torch.manual_seed(seed)
-        trace = model({"x": x, "labels": labels, "mask": torch.ones_like(y, dtype=torch.bool)}, particles)
+        batch = {"x": x, "labels": labels, "mask": torch.ones_like(y, dtype=torch.bool)}
+        trace = model({**batch, "u": pen_context(x)} if model.u_dim else batch, particles)
         log_w = (trace.log_px + trace.log_pz - trace.log_qz).sum(-1)          # y given: no y terms
         out[name] = ((torch.logsumexp(log_w, 0) - math.log(particles)).mean() / x.shape[1]).item()
     return out
@@ -85,8 +88,9 @@ def main():
         for bias in args.biases:
             model.head.sample = lambda features, b=bias: biased_sample(model.head, features, b)
             torch.manual_seed(seed)
-            strokes = model.generate(torch.as_tensor(sentence), n=args.samples).numpy()
-            readable.append(handwriting.legibility(reader, strokes, sentence, seq_len, mean, std, "cpu"))
+            tracker = PenTracker(args.samples) if model.u_dim else None
+            strokes = model.generate(torch.as_tensor(sentence), n=args.samples, tracker=tracker).numpy()
+            readable.append(writing.legibility(reader, [(s, sentence) for s in strokes], seq_len, mean, std))
         print(f"{str(folder):40} {use['true']:28.3f} {use['shuffled']:9.3f} {use['constant']:9.3f}   "
               + "  ".join(f"{100 * r:15.1f}%" for r in readable), flush=True)
 

@@ -54,6 +54,8 @@ def _size(key, v):
         return None
     if key == "grad_clip":
         return None if isinstance(v, Real) and v >= 0 else "a number >= 0 (0 = off)"
+    if key == "lr_decay":
+        return _choice("constant", "cosine")(v)
     return _positive(v)
 
 
@@ -64,8 +66,12 @@ def _seeds(v):
 
 
 def _rates(v):
-    ok = isinstance(v, list) and len(v) > 0 and all(_open_fraction(r) is None for r in v)
-    return None if ok else "a non-empty list of numbers in (0, 1], e.g. [0.0625, 0.125, 0.25]"
+    ok = isinstance(v, list) and all(_open_fraction(r) is None for r in v)
+    return None if ok else "a list of numbers in (0, 1], e.g. [0.5] or [] for none"
+
+
+def _flag(v):
+    return None if isinstance(v, bool) else "true or false"
 
 
 # key -> check; a check returns None when the value is allowed, else a description of what is.
@@ -82,6 +88,7 @@ RULES = {
     "handwriting.source": _choice("embedded", "deepwriting", "iamondb"),
     "handwriting.rates": _rates,
     "handwriting.alpha": _positive,
+    "handwriting.pen_context": _flag,
     "flies.source": _choice("embedded", "flyvsfly", "local", "download"),
     "flies.supervision": _fraction,
     "flies.rws_classes": _at_least(2),

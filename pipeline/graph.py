@@ -173,6 +173,8 @@ def handwriting(p):
                                        "handwriting.iamondb_url", "handwriting.fonts", "handwriting.data_seed",
                                        "handwriting.${profile}"])]
     runs = []
+    if not rates:                                   # no further rate: no rates group (Fig. 3 right has 12.5% and 100%)
+        del plan["rates"]
     for group, (suffix, rate, pattern, params, run_rates) in plan.items():
         matrix = {"method": list(groups[group]), **({"rate": "${handwriting.rates}"} if group == "rates" else {}),
                   "seed": "${seeds}"}
@@ -182,7 +184,8 @@ def handwriting(p):
         train, score = _train_and_score(
             "handwriting", suffix, matrix, folder,
             {"method": "${item.method}", "seed": "${item.seed}", "group": group, "rate": rate, "pattern": pattern},
-            ["profile", "device", "threads", "handwriting.${profile}", *params, *alpha], "val_top10")
+            ["profile", "device", "threads", "handwriting.${profile}", "handwriting.pen_context", *params, *alpha],
+            "val_top10")
         reader = _run("handwriting", "ceiling", "baseline", "${item.seed}")     # reads the generations
         score.args["reader"] = reader
         if reader != folder:

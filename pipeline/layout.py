@@ -28,7 +28,8 @@ TRAIN_TIME, SCORE_TIME = "timing.json", "score_timing.json"
 REPORTS = "reports"
 FIGURES = "reports/figures"
 FIGURE_NAMES = {"mnist": ("mnist_fig2a.png", "mnist_fig2b.png", "mnist_fig2c.png"),
-                "handwriting": ("handwriting_fig3_left.png", "handwriting_fig3_right.png", "handwriting_fig4.png"),
+                "handwriting": ("handwriting_fig3_left.png", "handwriting_fig3_right.png", "handwriting_fig4.png",
+                                "handwriting_fig4_samples.png"),
                 "flies": ("flies_fig5b.png", "flies_fig6.png")}
 
 

@@ -11,7 +11,7 @@ import math
 import os
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -77,7 +77,7 @@ class Spec:
     enumerate_y: bool = False      # one particle per class (M1+M2 on a static model)
     use_labels: bool = True        # False: the objective never sees a label (RWS, M1, ...)
     grad_clip: float = 0.0         # 0 = off
-    extra: dict = field(default_factory=dict)
+    lr_decay: str = "constant"     # constant | cosine: lr falls to 0 along a half cosine over the run's steps
 
 
 def _check_finite(spec, trace, losses, epoch, step):
@@ -159,6 +159,14 @@ def load_checkpoint(path, model, opt_theta, opt_phi):
     return state["epoch"], state["history"]
 
 
+def set_lr(spec, optimisers, progress):
+    """The learning rate at `progress` (0 to 1) through the run's steps, set on every optimiser."""
+    lr = spec.lr if spec.lr_decay == "constant" else 0.5 * spec.lr * (1 + math.cos(math.pi * progress))
+    for opt in optimisers:
+        for group in opt.param_groups:
+            group["lr"] = lr
+
+
 def fit(model, spec, make_batches, evaluate, checkpoint=None, device="cpu"):
     """Train for spec.epochs; returns the per-epoch history (epoch 0 = before training).
 
@@ -183,6 +191,7 @@ def fit(model, spec, make_batches, evaluate, checkpoint=None, device="cpu"):
         batches = list(make_batches(epoch_rng(spec.seed, epoch)))
         for step, batch in enumerate(tqdm(batches, desc=f"{spec.name} epoch {epoch}/{spec.epochs}",
                                           leave=False, mininterval=2.0)):
+            set_lr(spec, (opt_theta, opt_phi), (epoch - 1 + step / len(batches)) / spec.epochs)
             for k, v in train_step(model, spec, batch, opt_theta, opt_phi, groups, epoch, step).items():
                 sums[k] = sums.get(k, 0.0) + v
             n += 1

@@ -7,18 +7,21 @@ Methods (methods.HANDWRITING; q(z) is trained by IWAE in all of them, as in the 
   reinforce        M1+M2 with a score-function gradient for the sampled y (alpha weights log q(y_S))
   baseline         IWAE + a classifier q(y | x) of x alone (no particle history), trained only on
                    the fully labelled `rate` fraction of sequences, for as many steps as the others
-run() trains one run; score() evaluates it: accuracy with the true labels teacher-forced into the
-recurrence, and the Fig. 4 generation with y forced to the characters of FIG4_TEXT, whose
-legibility the ceiling classifier measures.
+Every method's DVRNN reads the pen context u_t (models/pen_context.py) when handwriting.pen_context
+is on.  run() trains one run; score() evaluates it: accuracy with the true labels teacher-forced into
+the recurrence, and the Fig. 4 sentence written by the model (evaluate/writing.py), whose legibility
+the ceiling classifier measures against the characters written and against the same characters
+shuffled (chance).
 """
 import numpy as np
 import torch
 
 from pipeline import objectives, runs
-from pipeline.data.handwriting import FIG4_TEXT, cut_windows, destandardise, render_text, standardise
+from pipeline.data.handwriting import FIG4_TEXT, clean_text, encode_text, render_text, standardise
 from pipeline.data.supervision import step_mask
-from pipeline.evaluate.classification import topk_accuracy
+from pipeline.evaluate import writing
 from pipeline.experiments.sequences import accuracy_evaluator, batch_maker
+from pipeline.models import pen_context
 from pipeline.models.dvrnn import DVRNN
 from pipeline.train import Spec
 
@@ -30,12 +33,18 @@ def build_model(cfg, method):
     """The DVRNN every method shares; the baseline's q(y | x) reads x alone (the paper's separate
     classifier), the others' q(y_t) also reads the particle's recurrent state."""
     return DVRNN(x_dim=4, n_classes=N_CLASSES, z_dim=cfg["z_dim"], hidden=cfg["hidden"], emission="stroke",
-                 mixture=cfg["mixture"], q_hidden=cfg.get("q_hidden"), q_reads_state=method != "baseline")
+                 u_dim=pen_context.DIM if cfg.get("pen_context") else 0, mixture=cfg["mixture"],
+                 q_hidden=cfg.get("q_hidden"), q_reads_state=method != "baseline")
+
+
+def with_inputs(cfg, arrays):
+    """arrays with the per-step inputs u (the pen context of x) the model reads, when it reads any."""
+    return {**arrays, "u": pen_context.pen_context(arrays["x"])} if cfg.get("pen_context") else arrays
 
 
 def spec_for(method, cfg, seed, name):
     common = dict(name=name, epochs=cfg["epochs"], lr=cfg["lr"], seed=seed, particles=cfg["particles"],
-                  grad_clip=cfg.get("grad_clip", 0.0))
+                  grad_clip=cfg.get("grad_clip", 0.0), lr_decay=cfg.get("lr_decay", "constant"))
     if method == "reinforce":
         alpha = cfg["alpha"]
         return Spec(objective=lambda tr, mask: objectives.reinforce_m1m2(tr, mask, alpha=alpha), **common)
@@ -60,10 +69,14 @@ def training_set(data, method, rate, pattern, seed):
     return {"x": x, "labels": labels, "mask": mask}
 
 
+def validation_set(cfg, data):
+    return with_inputs(cfg, {"x": data["x_valid"], "labels": data["y_valid"]})
+
+
 def run(cfg, method, group, rate, pattern, seed, data_path, out_dir, device):
     """Train one run and write model.pt, curve.tsv and metrics.json into out_dir."""
     data = np.load(data_path)
-    train = training_set(data, method, rate, pattern, seed)
+    train = with_inputs(cfg, training_set(data, method, rate, pattern, seed))
     spec = spec_for(method, cfg, seed, str(out_dir))
     steps = len(data["x_train"]) // min(cfg["batch_size"], len(data["x_train"]))   # every method: as many steps
 
@@ -75,26 +88,9 @@ def run(cfg, method, group, rate, pattern, seed, data_path, out_dir, device):
                 "val_top10_best": max(r["val_top10"] for r in history[1:])}
 
     return runs.train(out_dir, spec, lambda: build_model(cfg, method), batch_maker(train, cfg["batch_size"], device, steps),
-                      accuracy_evaluator({"x": data["x_valid"], "labels": data["y_valid"]}, device,
-                                         particles=cfg["eval_particles"]), device,
+                      accuracy_evaluator(validation_set(cfg, data), device, particles=cfg["eval_particles"]), device,
                       {"cfg": cfg, "method": method, "rate": rate, "pattern": pattern, "seed": seed,
                        "device": str(device)}, data_path, metrics)
-
-
-@torch.no_grad()
-def legibility(reader, strokes, y, seq_len, mean, std, device):
-    """How readable strokes [n, T, 4] (standardised) written for labels y [T] are: the per-step top-1
-    accuracy of the reader's q(y | x) against y, read in windows of seq_len steps cut as the
-    training windows are (each starting at a zero displacement)."""
-    xs, ys = [], []
-    for sample in strokes:
-        xw, yw = cut_windows(destandardise(sample, mean, std), seq_len, y)
-        xs.append(standardise(xw, mean, std))
-        ys.append(yw)
-    if not sum(len(w) for w in xs):
-        return float("nan")
-    probs = reader.class_probabilities({"x": torch.as_tensor(np.concatenate(xs), device=device)}, 1)
-    return topk_accuracy(probs.reshape(-1, N_CLASSES).cpu().numpy(), np.concatenate(ys).reshape(-1))[1]
 
 
 @torch.no_grad()
@@ -103,23 +99,28 @@ def score(cfg, method, group, rate, pattern, seed, data_path, run_dir, reader_di
 
     teacher_forced_top{1,5,10}: validation accuracy of q(y_t | x, y_<t, z_<t) when the recurrence
     is fed the true labels y_<t instead of q's own samples (free-running accuracy is in metrics.json;
-    the difference is the exposure-bias gap).  generation: GENERATIONS samples with y forced to the
-    characters of FIG4_TEXT (their durations from the reference rendering), seeded by the run's seed;
-    legibility: how well the ceiling classifier of reader_dir (every label seen, x alone) reads them,
-    and reference_legibility: how well it reads the rendered sentence itself."""
+    the difference is the exposure-bias gap).  generation: GENERATIONS samples of FIG4_TEXT written by
+    the model (writing.write, seeded by the run's seed); legibility: how well the ceiling classifier
+    of reader_dir (every label seen, x alone) reads them; chance_legibility: the same against the
+    written characters shuffled among their segments (writing.chance_labels); reference_legibility:
+    how well it reads the rendered sentence itself."""
     data = np.load(data_path)
     mean, std, seq_len = data["mean"], data["std"], data["x_train"].shape[1]
     model = runs.load_trained(run_dir, build_model(cfg, method), device)
     reader = runs.load_trained(reader_dir, build_model(cfg, "baseline"), device)
-    valid = {"x": data["x_valid"], "labels": data["y_valid"]}
-    forced = accuracy_evaluator(valid, device, particles=cfg["eval_particles"], prefix="teacher_forced",
-                                teacher_forced=True)(model)
-    reference, y = render_text(FIG4_TEXT)
+    forced = accuracy_evaluator(validation_set(cfg, data), device, particles=cfg["eval_particles"],
+                                prefix="teacher_forced", teacher_forced=True)(model)
+    reference, reference_y = render_text(FIG4_TEXT)
     torch.manual_seed(seed)
-    strokes = model.generate(torch.as_tensor(y, device=device), n=GENERATIONS).cpu().numpy()
+    samples = [writing.write(model, encode_text(clean_text(FIG4_TEXT)), mean, std) for _ in range(GENERATIONS)]
+    rng = np.random.default_rng([seed, 5])
+    read = lambda *args, **kw: writing.legibility(reader, *args, seq_len, mean, std, **kw)  # noqa: E731
     scores = {"method": method, "group": group, "rate": rate, "pattern": pattern, "seed": seed, **forced,
-              "legibility": legibility(reader, strokes, y, seq_len, mean, std, device),
-              "reference_legibility": legibility(reader, standardise(reference, mean, std)[None], y, seq_len, mean,
-                                                 std, device),
-              "generations": GENERATIONS}
-    return {"x": strokes[0].astype(np.float32), "samples": strokes.astype(np.float32), "y": y}, scores
+              "legibility": read(samples),
+              "chance_legibility": read(samples, against=lambda x, y: writing.chance_labels(x, y, rng)),
+              "reference_legibility": read([(standardise(reference, mean, std), reference_y)]),
+              "generations": GENERATIONS, "steps_written": [len(x) for x, _ in samples]}
+    length = max(len(x) for x, _ in samples)
+    pad = lambda a: np.pad(a, [(0, length - len(a))] + [(0, 0)] * (a.ndim - 1))  # noqa: E731
+    return {"samples": np.stack([pad(x) for x, _ in samples]).astype(np.float32),
+            "labels": np.stack([pad(y) for _, y in samples]), "lengths": np.array([len(x) for x, _ in samples])}, scores

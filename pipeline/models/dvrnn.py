@@ -221,36 +221,53 @@ class DVRNN(nn.Module):
 
     # generation ------------------------------------------------------------------------
     @torch.no_grad()
-    def step_prior(self, state, u_t=None, y_t=None, w=None):
-        """Sample one step from the generative model: y_t ~ p(y_t | c_t) unless y_t is given (forced),
-        z_t ~ p(z_t | c_t), x_t ~ p(x_t | c_t, z_t, y_t); returns (x_t, y_t, new state).
-        w = split_weights(), when the caller keeps it across steps."""
-        w = w or self.split_weights()
-        (h, c), H = state, self.hidden
-        ctx = self._context(h, self.embed_u(u_t) if self.u_dim else None)
+    def emit(self, state, u_t=None, y_t=None):
+        """The generative model's step t before x_t is drawn: y_t ~ p(y_t | c_t) unless y_t is given
+        (forced), z_t ~ p(z_t | c_t); returns (the features that parameterise p(x_t | c_t, z_t, y_t), y_t, z_t)."""
+        ctx = self._context(state[0], self.embed_u(u_t) if self.u_dim else None)
         ey = None
         if self.n_classes:
             if y_t is None:
                 y_t = Categorical(logits=self.prior_y(ctx)).sample()
             ey = self.embed_y(y_t)
         z_t = self._gaussian(self.prior_z, ctx).sample()
-        x_t = self.head.sample(self.decoder(self._with_y(ctx, self.embed_z(z_t), ey=ey)))
+        return self.decoder(self._with_y(ctx, self.embed_z(z_t), ey=ey)), y_t, z_t
+
+    @torch.no_grad()
+    def advance(self, state, x_t, y_t, z_t, w=None):
+        """h_t, c_t from h_{t-1}, c_{t-1} and step t's values (the LSTM of the recurrence).
+        w = split_weights(), when the caller keeps it across steps."""
+        w = w or self.split_weights()
+        (h, c), H = state, self.hidden
         gates = torch.addmm(w.bias[H:], self.embed_x(x_t), w.x[H:].T) + h @ w.h[H:].T
         if self.n_classes:
             gates = gates + w.y[y_t, H:]
         i, f, g, o = torch.addmm(gates, z_t, w.z.T).chunk(4, -1)
         c = torch.addcmul(torch.sigmoid(f) * c, torch.sigmoid(i), torch.tanh(g))
-        return x_t, y_t, (torch.sigmoid(o) * torch.tanh(c), c)
+        return torch.sigmoid(o) * torch.tanh(c), c
 
     @torch.no_grad()
-    def generate(self, y, n=1):
-        """Sample n sequences with y forced to the given labels [T] (text-conditioned writing)."""
+    def step_prior(self, state, u_t=None, y_t=None, w=None):
+        """Sample one step from the generative model (emit, x_t ~ p(x_t | ...), advance);
+        returns (x_t, y_t, new state)."""
+        features, y_t, z_t = self.emit(state, u_t, y_t)
+        x_t = self.head.sample(features)
+        return x_t, y_t, self.advance(state, x_t, y_t, z_t, w)
+
+    @torch.no_grad()
+    def generate(self, y, n=1, tracker=None):
+        """Sample n sequences with y forced to the given labels [T], one per step (text-conditioned
+        writing with the durations given).  tracker: the per-step inputs u_t computed from the strokes
+        written so far (features() -> u_t, update(x_t)), e.g. models.pen_context.PenTracker."""
         device = next(self.parameters()).device
         state = self.initial_state(n)
         y = torch.as_tensor(y, device=device)
         w = self.split_weights()
         xs = []
         for t in range(len(y)):
-            x_t, _, state = self.step_prior(state, y_t=y[t].expand(n) if self.n_classes else None, w=w)
+            u_t = tracker.features() if tracker is not None else None
+            x_t, _, state = self.step_prior(state, u_t, y_t=y[t].expand(n) if self.n_classes else None, w=w)
+            if tracker is not None:
+                tracker.update(x_t)
             xs.append(x_t)
         return torch.stack(xs, 1)

@@ -46,6 +46,12 @@ class StrokeHead(nn.Module):
         flags = torch.bernoulli(torch.sigmoid(flag_logits))
         return torch.cat([dx[..., None], dy[..., None], flags], -1)
 
+    def mode(self, features):
+        """The mean of the most probable component, and each pen flag where it is more likely than not."""
+        log_pi, mu, _, _, flag_logits = self.params(features)
+        k = log_pi.argmax(-1)[..., None, None].expand(*mu.shape[:-2], 1, 2)
+        return torch.cat([torch.gather(mu, -2, k)[..., 0, :], (flag_logits > 0).to(mu.dtype)], -1)
+
 
 class GaussianHead(nn.Module):
     """x_t in R^D: a mixture of M diagonal Gaussians (M = 1: one Gaussian)."""

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline import layout, methods
-from pipeline.data.handwriting import FIG4_TEXT, render_text, to_polylines
+from pipeline.data.handwriting import FIG4_TEXT, render_text, standardise, to_polylines
 from pipeline.io import write_json
 from pipeline.report import figures, verdicts
 from pipeline.report.pages import embed, render
@@ -19,9 +19,10 @@ FORCED = tuple(k.replace("val", "teacher_forced") for k in TOPK)
 LABELS = {k: m.label for k, m in methods.HANDWRITING.items()}
 
 
-def rate_table(main, sweep):
-    """Final top-k of CWS and the baseline at every rate (uniform pattern only)."""
-    frame = pd.concat([main[(main.method.isin(["cws", "baseline"])) & (main.pattern == "uniform")], sweep])
+def rate_table(main, sweep, ceiling):
+    """Final top-k of CWS and the baseline at every rate (uniform pattern only); the ceiling is the
+    baseline at 100%."""
+    frame = pd.concat([main[(main.method.isin(["cws", "baseline"])) & (main.pattern == "uniform")], sweep, ceiling])
     frame["key"] = frame.method + "@" + frame.rate.astype(str)
     out = summarise(frame, "key", list(TOPK), bounds=ACCURACY)
     out[["method", "rate"]] = out.key.str.split("@", expand=True)
@@ -45,50 +46,86 @@ def fig3_right(table):
     return fig
 
 
-def fig4(samples, mean, std):
-    """samples: list of (row label, x [T, 4] standardised) -> ink, one row each."""
-    fig, axes = plt.subplots(len(samples), 1, figsize=(12, 1.1 * len(samples) + 0.4), squeeze=False)
-    for ax, (label, x) in zip(axes[:, 0], samples):
+def ink(rows, mean, std, title):
+    """rows: list of (row label, x [T, 4] standardised) -> ink, one row each."""
+    fig, axes = plt.subplots(len(rows), 1, figsize=(12, 1.1 * len(rows) + 0.4), squeeze=False)
+    for ax, (label, x) in zip(axes[:, 0], rows):
         for line in to_polylines(x, mean, std):
             ax.plot(line[:, 0], line[:, 1], color="black", linewidth=0.8)
         ax.set_aspect("equal")
         ax.axis("off")
         ax.set_title(label, fontsize=8, loc="left")
-    fig.suptitle(f'Generation conditioned on "{FIG4_TEXT}"', fontsize=9)
+    fig.suptitle(title, fontsize=9)
     return fig
 
 
-def generations(frame, mean, std):
-    """(row label, strokes) for Fig. 4: the reference rendering, then each first-seed run's sample
-    (main runs, then the rates), read from the runs' generation.npz."""
+def _kind(r):
+    return f"{r.group}@{r.method}@{r.rate:g}"
+
+
+def _kind_label(group, method, rate):
+    return f"{'ceiling: ' if group == 'ceiling' else ''}{LABELS[method]}, {100 * float(rate):g}% supervision"
+
+
+def _shown(frame):
+    """The runs Fig. 4 shows: main, then the rates, then the ceiling."""
+    return pd.concat([frame[frame.group == "main"], frame[frame.group == "rates"].sort_values("rate", kind="stable"),
+                      frame[frame.group == "ceiling"]])
+
+
+def _samples(folder):
+    """The generated samples of a run [(x [T, 4]), ...], each cut to its length."""
+    arrays = read_arrays("handwriting", folder)
+    return [x[:n] for x, n in zip(arrays["samples"], arrays["lengths"])]
+
+
+def generations(frame, mean, std, legible):
+    """(Fig. 4 rows, samples rows): the reference rendering, then the first sample of each first-seed run
+    with its kind's legibility; and every sample of those runs."""
     reference, _ = render_text(FIG4_TEXT)
-    ref_std = (reference[:, :2] - mean) / std
-    samples = [("reference: the text rendered from the Hershey font", np.column_stack([ref_std, reference[:, 2:]]))]
-    first = frame[frame.seed == frame.seed.min()]
-    shown = pd.concat([first[first.group == "main"], first[first.group == "rates"].sort_values("rate", kind="stable"),
-                       first[first.group == "ceiling"]])
-    for _, r in shown.iterrows():
-        samples.append((f"{LABELS[r.method]}, {100 * r.rate:g}% supervision", read_arrays("handwriting", r.folder)["x"]))
-    return samples
+    rows = [(f"reference: the text rendered from the Hershey font (legibility {legible['reference']}%)",
+             standardise(reference, mean, std))]
+    every = []
+    first = _shown(frame[frame.seed == frame.seed.min()])
+    for _, r in first.iterrows():
+        label = _kind_label(r.group, r.method, r.rate)
+        samples = _samples(r.folder)
+        rows.append((f"{label}: legibility {legible[_kind(r)]}%", samples[0]))
+        every += [(f"{label}, seed {r.seed}, sample {i + 1}", x) for i, x in enumerate(samples)]
+    return rows, every
 
 
 def legibility_rows(frame):
-    """Legibility of the Fig. 4 generations for every method and rate, and of the rendered sentence,
-    each as read by the ceiling classifier of the run's seed."""
-    shown = frame[frame.group.isin(["main", "rates", "ceiling"])].copy()
-    shown["key"] = shown.group + "@" + shown.method + "@" + shown.rate.astype(str)
-    table = summarise(shown, "key", ["legibility"], bounds=ACCURACY)
-    rows = []
+    """Legibility of the Fig. 4 generations for every method and rate, against the characters written
+    and against the same characters shuffled (chance), and of the rendered sentence, each as read by the
+    ceiling classifier of the run's seed.  Returns (rows, {kind: 'mean [low, high]'})."""
+    shown = _shown(frame).copy()
+    shown["key"] = shown.apply(_kind, axis=1)
+    table = summarise(shown, "key", ["legibility", "chance_legibility"], bounds=ACCURACY)
+    table = table.set_index("key").loc[list(dict.fromkeys(shown.key))].reset_index()
+    rows, legible = [], {}
     for _, r in table.iterrows():
-        group, method, rate = r.key.split("@")
-        name = "ceiling: " if group == "ceiling" else ""
-        rows.append({"label": f"{name}{LABELS[method]}, {100 * float(rate):g}% supervision", "n": r.n,
-                     "legibility": fmt_col(r, "legibility", 100)})
+        legible[r.key] = fmt_col(r, "legibility", 100)
+        rows.append({"label": _kind_label(*r.key.split("@")), "n": r.n, "legibility": legible[r.key],
+                     "chance": fmt_col(r, "chance_legibility", 100)})
     reference = summarise(frame[frame.group == "ceiling"].assign(key="reference"), "key", ["reference_legibility"],
                           bounds=ACCURACY)
+    legible["reference"] = fmt_col(reference.iloc[0], "reference_legibility", 100) if len(reference) else "n/a"
     rows.append({"label": "the reference rendering of the sentence (the ceiling of legibility)",
-                 "n": int(reference.n.iloc[0]) if len(reference) else 0,
-                 "legibility": fmt_col(reference.iloc[0], "reference_legibility", 100) if len(reference) else "n/a"})
+                 "n": int(reference.n.iloc[0]) if len(reference) else 0, "legibility": legible["reference"], "chance": ""})
+    return rows, legible
+
+
+def gain_rows(frame, curves):
+    """Each method's validation gain per epoch over the last third of training (the slope the rule's
+    convergence condition reads), in points, mean over seeds, for every comparison group."""
+    rows = []
+    for group in ("main", "rates", "variable", "ceiling"):
+        runs = frame[frame.group == group]
+        for (method, rate), part in runs.groupby(["method", "rate"], sort=False):
+            shown = curves_by(part, curves, "method")[method]
+            rows.append({"label": f"{group}: {_kind_label(group, method, rate)}", "n": len(part),
+                         **{k: f"{100 * verdicts.gain_per_epoch(shown, k):+.2f}" for k in ("val_top1", "val_top10")}})
     return rows
 
 
@@ -156,10 +193,28 @@ def claims(frame, curves, summaries, main_pattern, supervision):
                 note=rising(variable, ["cws", "ssws_normalised"]))
             entry["paper_claim"] = False
             out.append(entry)
-    out.append({"claim": "Even at 12.5% supervision, generations resemble the target sentence (Fig. 4)",
-                "paper": "images", "ours": "see Fig. 4 and its legibility table", "verdict": "not comparable",
-                "difference": "", "why": "a visual judgement"})
+    out.append(fig4_claim(main, rate))
     return out
+
+
+def fig4_claim(main, rate):
+    """'Even at 12.5% supervision, sampled generations resemble the target sentence using SSWS or CWS'
+    as a paired comparison: each method's legibility against the chance legibility of the same
+    generations (read against their characters shuffled), paired by seed."""
+    comparisons = [verdicts.paired(f"{LABELS[m]} generations read against the sentence",
+                                   "the same read against its characters shuffled (chance)",
+                                   verdicts.by_seed(main, "method", m, "legibility"),
+                                   verdicts.by_seed(main, "method", m, "chance_legibility"))
+                   for m in ("cws", "ssws") if m in set(main.method)]
+    legible = {m: summarise(main[main.method == m].assign(key=m), "key", ["legibility", "chance_legibility"],
+                            bounds=ACCURACY).iloc[0] for m in ("cws", "ssws") if m in set(main.method)}
+    ours = "; ".join(f"{LABELS[m]}: legibility {_pct(r, 'legibility')}, chance {_pct(r, 'chance_legibility')}"
+                     for m, r in legible.items())
+    return verdicts.claim(
+        f"Even at {rate} supervision, sampled generations resemble the target sentence using SSWS or CWS (Fig. 4)",
+        "images only", ours, comparisons,
+        why="legibility: the ceiling classifier's per-step top-1 against the characters each generation wrote; "
+            "chance: the same strokes read against those characters shuffled among the written segments")
 
 
 def build(params, cfg, run_dirs, data_path, out_html, fig_dir, summary_json):
@@ -172,13 +227,17 @@ def build(params, cfg, run_dirs, data_path, out_html, fig_dir, summary_json):
     main_summary = summarise(main, "method", list(TOPK + FORCED), bounds=ACCURACY)
     variable_summary = summarise(variable, "method", list(TOPK + FORCED), bounds=ACCURACY)
     ceiling_summary = summarise(ceiling, "method", list(TOPK), bounds=ACCURACY)
-    rates_summary = rate_table(main, sweep)
+    rates_summary = rate_table(main, sweep, ceiling)
     fig_names = [Path(fig_dir) / name for name in layout.FIGURE_NAMES["handwriting"]]
     left = embed(figures.curves_with_bands(curves_by(main, curves, "method"), methods.HANDWRITING, y="val_top10",
                                            ylabel="top-10 validation accuracy",
                                            title=f"{100 * params['supervision']:g}% supervision"), fig_names[0])
     right = embed(fig3_right(rates_summary), fig_names[1])
-    ink = embed(fig4(generations(frame, mean, std), mean, std), fig_names[2])
+    legibility, legible = legibility_rows(frame)
+    rows, every = generations(frame, mean, std, legible)
+    title = f'Generation conditioned on "{FIG4_TEXT}"'
+    fig_ink = embed(ink(rows, mean, std, title), fig_names[2])
+    fig_samples = embed(ink(every, mean, std, title + ": every sample of the first seed"), fig_names[3])
     found = claims(frame, curves, {"main": main_summary, "variable": variable_summary}, params["supervision_pattern"],
                    params["supervision"])
 
@@ -190,14 +249,15 @@ def build(params, cfg, run_dirs, data_path, out_html, fig_dir, summary_json):
         "main": {r.method: {k: r[k] for k in TOPK + FORCED} for _, r in main_summary.iterrows()},
         "variable": {r.method: {k: r[k] for k in TOPK + FORCED} for _, r in variable_summary.iterrows()},
         "ceiling": {r.method: {k: r[k] for k in TOPK} for _, r in ceiling_summary.iterrows()},
-        "legibility": {f"{g}/{m}/{r:g}": float(v) for (g, m, r), v in
-                       frame.groupby(["group", "method", "rate"]).legibility.mean().items()},
+        **{column: {f"{g}/{m}/{r:g}": float(v) for (g, m, r), v in
+                    frame.groupby(["group", "method", "rate"])[column].mean().items()}
+           for column in ("legibility", "chance_legibility")},
         "claims": found, "runs": list(map(str, run_dirs))})
     render("handwriting.html.j2", out_html, title="Handwriting: DVRNN on pen strokes (paper Fig. 3, 4)",
            claims=found, rule=verdicts.RULE, main_rows=rows(main_summary, by_method),
            variable_rows=rows(variable_summary, by_method), ceiling_rows=rows(ceiling_summary, by_method),
            rate_rows=rows(rates_summary, lambda r: f"{LABELS[r.method]}, {100 * r.rate:g}%"), fig_left=left,
-           legibility=legibility_rows(frame),
-           fig_right=right, fig_ink=ink, cfg=cfg, params=params, source=source, n_train=n_train, n_valid=n_valid,
+           legibility=legibility, gains=gain_rows(frame, curves), fig_samples=fig_samples,
+           fig_right=right, fig_ink=fig_ink, cfg=cfg, params=params, source=source, n_train=n_train, n_valid=n_valid,
            seq_len=seq_len, profile=params["profile"], seeds=seeds)
     return found

@@ -1,0 +1,120 @@
+"""Where handwriting generation loses legibility: the Fig. 4 sentence read by the ceiling classifier
+under each way of producing its strokes, from closest to training to free generation (docs/tuning.md).
+
+The reference rendering of the sentence is cut into windows of the training length, as the score
+stage cuts generations.  Each column replaces its ink by the model's, and the seed's ceiling
+classifier reads the result against the characters written (per-step top-1, the stage's legibility):
+
+  ahead            each step's stroke from the model given the TRUE history: h_{t-1}, the pen context
+                   and the labels of the reference; z_t from the posterior q (sampled) or the prior
+                   (its mean); the stroke sampled from the head or the head's mean (of its most
+                   probable component, pen flags thresholded at one half)
+  copied           the whole sentence from one state with every step's character forced, durations
+                   copied from the reference, strokes and flags sampled (the score stage before the
+                   writing protocol)
+  written          the score stage's generation: evaluate/writing.py's protocol (the model's own
+                   end-of-character moves to the next character; mean strokes); with sampled strokes;
+                   with an end-of-character threshold of one half; and the chance control of the first
+
+Reads the trained runs and the prepared data of a finished `make repro`; trains nothing.
+
+    python -m benchmarks.generation_probe
+    python -m benchmarks.generation_probe --runs runs/handwriting/main/ssws-s1 --samples 8
+"""
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pipeline import config, graph, layout, runs
+from pipeline.data.handwriting import FIG4_TEXT, clean_text, cut_windows, encode_text, render_text, standardise
+from pipeline.evaluate import writing
+from pipeline.evaluate.classification import topk_accuracy
+from pipeline.experiments import handwriting
+from pipeline.models.pen_context import PenTracker, pen_context
+from tests.conftest import ROOT
+
+DEFAULT_RUNS = (graph._run("handwriting", "ceiling", "baseline", 0), graph._run("handwriting", "main", "cws", 0))
+
+
+def reference_windows(seq_len, mean, std):
+    """The rendered sentence cut into training-length windows: x [W, T, 4] standardised, y [W, T]."""
+    reference, y = render_text(FIG4_TEXT)
+    xw, yw = cut_windows(reference, seq_len, y)
+    return torch.as_tensor(standardise(xw, mean, std)), torch.as_tensor(yw)
+
+
+@torch.no_grad()
+def one_step_ahead(model, x, y, z_from="posterior", stroke="sample"):
+    """Every step's stroke predicted from the true ink and labels before it: [W, T, 4]."""
+    batch = {"x": x, "labels": y, "mask": torch.ones_like(y, dtype=torch.bool)}
+    if model.u_dim:
+        batch["u"] = pen_context(x)
+    st, _ = model.recur_time_major(batch, 1)
+    ctx = st["ctx"]
+    z = st["z"] if z_from == "posterior" else model._gaussian(model.prior_z, ctx).mean
+    features = model.decoder(model._with_y(ctx, model.embed_z(z), ey=model.embed_y(y.T)))
+    out = model.head.sample(features) if stroke == "sample" else model.head.mode(features)
+    return out.transpose(0, 1)
+
+
+def read_windows(reader, xw, yw):
+    probs = writing.read(reader, xw)
+    return topk_accuracy(probs.reshape(-1, probs.shape[-1]), np.asarray(yw).reshape(-1))[1]
+
+
+PROTOCOLS = {"written": writing.Protocol(), "written, sampled strokes": writing.Protocol(stroke="sample"),
+             "written, eoc above 0.5": writing.Protocol(eoc_threshold=0.5)}
+
+
+def probe(model, reader, x, y, sentence_y, seq_len, mean, std, samples, seed):
+    out = {}
+    for z_from, stroke in (("posterior", "sample"), ("posterior", "mean"), ("prior", "mean")):
+        torch.manual_seed(seed)
+        out[f"ahead {z_from}/{stroke}"] = read_windows(reader, one_step_ahead(model, x, y, z_from, stroke), y)
+    torch.manual_seed(seed)
+    tracker = PenTracker(samples) if model.u_dim else None
+    copied = model.generate(torch.as_tensor(sentence_y), n=samples, tracker=tracker).numpy()
+    out["copied"] = writing.legibility(reader, [(c, sentence_y) for c in copied], seq_len, mean, std)
+    text = encode_text(clean_text(FIG4_TEXT))
+    for name, protocol in PROTOCOLS.items():
+        torch.manual_seed(seed)
+        written = [writing.write(model, text, mean, std, protocol) for _ in range(samples)]
+        out[name] = writing.legibility(reader, written, seq_len, mean, std)
+        if name == "written":
+            rng = np.random.default_rng([seed, 5])
+            out["written: chance"] = writing.legibility(reader, written, seq_len, mean, std,
+                                                        against=lambda a, b: writing.chance_labels(a, b, rng))
+    return out
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", nargs="+", default=list(DEFAULT_RUNS), help="handwriting run folders")
+    parser.add_argument("--samples", type=int, default=4, help="generations per window")
+    args = parser.parse_args()
+    params = config.load(ROOT / "params.yaml")
+    torch.set_num_threads(params["threads"])
+    cfg = config.settings(params, "handwriting")
+    data = np.load(ROOT / layout.prepared("handwriting"))
+    mean, std, seq_len = data["mean"], data["std"], data["x_train"].shape[1]
+    x, y = reference_windows(seq_len, mean, std)
+    _, sentence_y = render_text(FIG4_TEXT)
+    header = None
+    for folder in map(Path, args.runs):
+        method, seed = folder.name.split("-")[0], int(folder.name.rsplit("-s", 1)[1])
+        model = runs.load_trained(ROOT / folder, handwriting.build_model(cfg, method), "cpu")
+        reader = runs.load_trained(ROOT / graph._run("handwriting", "ceiling", "baseline", seed),
+                                   handwriting.build_model(cfg, "baseline"), "cpu")
+        if header is None:
+            print(f"{'run':40} reference {read_windows(reader, x, y):6.1%}")
+        result = probe(model, reader, x, y, sentence_y, seq_len, mean, std, args.samples, seed)
+        if header is None:
+            header = list(result)
+            print(f"{'run':40} " + " ".join(f"{k:>24}" for k in header))
+        print(f"{str(folder):40} " + " ".join(f"{result[k]:24.1%}" for k in header), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -21,6 +21,20 @@ def test_changing_seeds_makes_the_graph_stale():
     assert graph.current({**PARAMS, "seeds": [0, 1, 2, 3]}) is not None
 
 
+def test_further_rates_add_a_rates_group_and_none_leaves_it_out():
+    def stages(rates):
+        p = {**PARAMS, "handwriting": {**PARAMS["handwriting"], "rates": rates}}
+        return {s.name: s for s in graph.stages(p)}
+    without, with_half = stages([]), stages([0.5])
+    assert not any("rates" in name for name in without)
+    assert {"train_handwriting_rates", "score_handwriting_rates"} <= set(with_half)
+    report = lambda spec: spec["report_handwriting"].deps  # noqa: E731
+    assert not any("/rates/" in d for d in report(without))
+    assert any("/rates/cws-r0.5-s0/" in d for d in report(with_half))
+    with pytest.raises(Exception, match="handwriting.rates"):
+        config.validate({**PARAMS, "handwriting": {**PARAMS["handwriting"], "rates": [0]}})
+
+
 @pytest.mark.parametrize("name", list(SPEC))
 def test_every_stage_depends_on_the_fingerprint_of_the_code_it_runs(name):
     stage = SPEC[name]

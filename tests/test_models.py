@@ -108,6 +108,27 @@ def test_generation_forces_the_given_labels():
     assert ink.shape == (2, 12, 4) and torch.isfinite(ink).all()
 
 
+def test_a_generation_step_equals_the_layers_as_written():
+    """emit + advance: the decoder reads [h, embed_u(u), embed_z(z), embed_y(y)]; the LSTM cell reads
+    [embed_x(x), embed_z(z), embed_y(y)] (split_weights folds them into parts)."""
+    torch.manual_seed(0)
+    model = DVRNN(4, 70, 5, 16, u_dim=3, emission="stroke", mixture=2)
+    h, c, u, y = torch.randn(3, 16), torch.randn(3, 16), torch.randn(3, 3), torch.tensor([4, 0, 69])
+    torch.manual_seed(1)
+    features, _, z = model.emit((h, c), u, y)
+    torch.manual_seed(1)
+    prior = model.prior_z(torch.cat([h, model.embed_u(u)], -1))
+    loc, raw = prior.chunk(2, -1)
+    expected_z = loc + (torch.nn.functional.softplus(raw) + 1e-3) * torch.randn_like(loc)
+    assert torch.allclose(z, expected_z, atol=1e-6)
+    ctx = torch.cat([h, model.embed_u(u)], -1)
+    assert torch.allclose(features, model.decoder(torch.cat([ctx, model.embed_z(z), model.embed_y(y)], -1)), atol=1e-6)
+    x = torch.randn(3, 4)
+    h_new, c_new = model.advance((h, c), x, y, z)
+    h_ref, c_ref = model.rnn(torch.cat([model.embed_x(x), model.embed_z(z), model.embed_y(y)], -1), (h, c))
+    assert torch.allclose(h_new, h_ref, atol=1e-5) and torch.allclose(c_new, c_ref, atol=1e-5)
+
+
 def test_kde_of_one_sample_is_a_gaussian_with_the_floor_bandwidth():
     """Every sample identical: the KDE is N(sample, floor^2 I) per dimension."""
     samples = np.zeros((10, 2))

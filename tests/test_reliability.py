@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,10 @@ def _params():
     ("mnist.default.epochs", 0, "key 'mnist.default.epochs' is 0; it must be a number > 0"),
     ("handwriting.default.lr", "fast", "key 'handwriting.default.lr' is 'fast'; it must be a number > 0"),
     ("flies.default.hidden", None, "key 'flies.default.hidden' is None; it must be a number > 0"),
+    ("handwriting.default.lr_decay", "linear",
+     "key 'handwriting.default.lr_decay' is 'linear'; it must be one of constant, cosine"),
+    ("handwriting.pen_context", "yes", "key 'handwriting.pen_context' is 'yes'; it must be true or false"),
+    ("handwriting.rates", [0.5, 0], "key 'handwriting.rates' is [0.5, 0]; it must be a list of numbers in (0, 1]"),
 ])
 def test_bad_params_name_the_key_and_the_allowed_values(key, value, expected):
     params = _params()
@@ -164,22 +169,42 @@ def test_an_interrupted_write_leaves_no_file(tmp_path):
     assert json.loads(target.read_text()) == {"ok": 1} and len(list(tmp_path.iterdir())) == 1
 
 
-def test_resume_restores_exactly_what_an_uninterrupted_fit_would_give(tmp_path):
-    def run(epochs, checkpoint):
+@pytest.mark.parametrize("lr_decay", ["constant", "cosine"])
+def test_resume_restores_exactly_what_an_uninterrupted_fit_would_give(tmp_path, lr_decay):
+    def run(checkpoint, killed_after=None):
         torch.manual_seed(0)
         model = Tiny()
-        spec = Spec(name="t", objective=cws, epochs=epochs, particles=4, lr=0.05, seed=0)
-        make = lambda rng: (batch(0.7, 8, labels=[int(v) if v < 3 else None for v in rng.integers(0, 6, 8)])  # noqa: E731
-                            for _ in range(3))
+        spec = Spec(name="t", objective=cws, epochs=4, particles=4, lr=0.05, seed=0, lr_decay=lr_decay)
+        calls = []
+
+        def make(rng):
+            calls.append(1)
+            if killed_after is not None and len(calls) > killed_after:
+                raise KeyboardInterrupt                  # the process dies before this epoch's first step
+            return (batch(0.7, 8, labels=[int(v) if v < 3 else None for v in rng.integers(0, 6, 8)]) for _ in range(3))
         history = fit(model, spec, make, lambda m: {"a": float(m.logits.sum())}, checkpoint=checkpoint)
         return history, torch.cat([p.detach().flatten() for p in model.parameters()])
 
-    straight, w1 = run(4, None)
+    straight, w1 = run(None)
     ckpt = tmp_path / "ckpt.pt"
-    run(2, ckpt)                                     # "killed" after epoch 2: its checkpoint remains
-    resumed, w2 = run(4, ckpt)
+    with pytest.raises(KeyboardInterrupt):
+        run(ckpt, killed_after=2)                    # killed during epoch 3: epoch 2's checkpoint remains
+    resumed, w2 = run(ckpt)
     assert torch.equal(w1, w2)
     assert [r["a"] for r in resumed] == [r["a"] for r in straight]
+
+
+def test_the_cosine_decay_falls_from_the_rate_to_zero_over_the_run():
+    from pipeline.train import set_lr
+    opt = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=1.0)
+    spec = Spec(name="t", objective=cws, epochs=2, particles=1, lr=0.02, seed=0, lr_decay="cosine")
+    seen = []
+    for progress in (0.0, 0.5, 1.0):
+        set_lr(spec, [opt], progress)
+        seen.append(opt.param_groups[0]["lr"])
+    assert seen == pytest.approx([0.02, 0.01, 0.0])
+    set_lr(replace(spec, lr_decay="constant"), [opt], 0.7)
+    assert opt.param_groups[0]["lr"] == 0.02
 
 
 @pytest.mark.slow

@@ -39,8 +39,9 @@ class Protocol:
 def _stroke(head, features, protocol):
     """x_t [n, 4] from the head's features with the protocol's stroke and pen rule; the eoc flag is
     left to the caller.  Also returns p(eoc) [n]."""
-    x_t = head.mode(features) if protocol.stroke == "mean" else head.sample(features)
-    flags = torch.sigmoid(head.params(features)[-1])
+    params = head.params(features)
+    x_t = head.mode(features, params) if protocol.stroke == "mean" else head.sample(features)
+    flags = torch.sigmoid(params[-1])
     x_t[:, 2] = (flags[:, 0] > protocol.pen_threshold).to(x_t.dtype)
     return x_t, flags[:, 1]
 

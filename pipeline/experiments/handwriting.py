@@ -26,7 +26,6 @@ from pipeline.models.dvrnn import DVRNN
 from pipeline.train import Spec
 
 N_CLASSES = 70
-GENERATIONS = 4            # samples of the Fig. 4 sentence per run, for its legibility
 
 
 def build_model(cfg, method):
@@ -99,7 +98,7 @@ def score(cfg, method, group, rate, pattern, seed, data_path, run_dir, reader_di
 
     teacher_forced_top{1,5,10}: validation accuracy of q(y_t | x, y_<t, z_<t) when the recurrence
     is fed the true labels y_<t instead of q's own samples (free-running accuracy is in metrics.json;
-    the difference is the exposure-bias gap).  generation: GENERATIONS samples of FIG4_TEXT written by
+    the difference is the exposure-bias gap).  generation: `generations` samples of FIG4_TEXT written by
     the model (writing.write, seeded by the run's seed); legibility: how well the ceiling classifier
     of reader_dir (every label seen, x alone) reads them; chance_legibility: the same against the
     written characters shuffled among their segments (writing.chance_labels); reference_legibility:
@@ -112,14 +111,14 @@ def score(cfg, method, group, rate, pattern, seed, data_path, run_dir, reader_di
                                 prefix="teacher_forced", teacher_forced=True)(model)
     reference, reference_y = render_text(FIG4_TEXT)
     torch.manual_seed(seed)
-    samples = [writing.write(model, encode_text(clean_text(FIG4_TEXT)), mean, std) for _ in range(GENERATIONS)]
+    samples = [writing.write(model, encode_text(clean_text(FIG4_TEXT)), mean, std) for _ in range(cfg["generations"])]
     rng = np.random.default_rng([seed, 5])
     read = lambda *args, **kw: writing.legibility(reader, *args, seq_len, mean, std, **kw)  # noqa: E731
     scores = {"method": method, "group": group, "rate": rate, "pattern": pattern, "seed": seed, **forced,
               "legibility": read(samples),
               "chance_legibility": read(samples, against=lambda x, y: writing.chance_labels(x, y, rng)),
               "reference_legibility": read([(standardise(reference, mean, std), reference_y)]),
-              "generations": GENERATIONS, "steps_written": [len(x) for x, _ in samples]}
+              "generations": cfg["generations"], "steps_written": [len(x) for x, _ in samples]}
     length = max(len(x) for x, _ in samples)
     pad = lambda a: np.pad(a, [(0, length - len(a))] + [(0, 0)] * (a.ndim - 1))  # noqa: E731
     return {"samples": np.stack([pad(x) for x, _ in samples]).astype(np.float32),

@@ -46,9 +46,10 @@ class StrokeHead(nn.Module):
         flags = torch.bernoulli(torch.sigmoid(flag_logits))
         return torch.cat([dx[..., None], dy[..., None], flags], -1)
 
-    def mode(self, features):
-        """The mean of the most probable component, and each pen flag where it is more likely than not."""
-        log_pi, mu, _, _, flag_logits = self.params(features)
+    def mode(self, features, params=None):
+        """The mean of the most probable component, and each pen flag where it is more likely than not.
+        params: self.params(features), when the caller has them."""
+        log_pi, mu, _, _, flag_logits = params or self.params(features)
         k = log_pi.argmax(-1)[..., None, None].expand(*mu.shape[:-2], 1, 2)
         return torch.cat([torch.gather(mu, -2, k)[..., 0, :], (flag_logits > 0).to(mu.dtype)], -1)
 

@@ -15,6 +15,9 @@ classifier reads the result against the characters written (per-step top-1, the 
   written          the score stage's generation: evaluate/writing.py's protocol (the model's own
                    end-of-character moves to the next character; mean strokes); with sampled strokes;
                    with an end-of-character threshold of one half; and the chance control of the first
+  label use        the IWAE bound of log p(x | y) per step on the validation windows with the true labels
+                   and with the labels shuffled across steps: how much the generative model's p(x)
+                   depends on y (a model that writes y legibly must depend on it)
 
 Reads the trained runs and the prepared data of a finished `make repro`; trains nothing.
 
@@ -22,6 +25,7 @@ Reads the trained runs and the prepared data of a finished `make repro`; trains 
     python -m benchmarks.generation_probe --runs runs/handwriting/main/ssws-s1 --samples 8
 """
 import argparse
+import math
 from pathlib import Path
 
 import numpy as np
@@ -59,6 +63,20 @@ def one_step_ahead(model, x, y, z_from="posterior", stroke="sample"):
     return out.transpose(0, 1)
 
 
+@torch.no_grad()
+def label_use(model, x, y, particles=4, seed=0):
+    """Bound on log p(x | y) per step with the true, shuffled and constant labels, every step given."""
+    shuffled = y.flatten()[torch.randperm(y.numel(), generator=torch.Generator().manual_seed(seed))].view_as(y)
+    out = {}
+    for name, labels in (("true", y), ("shuffled", shuffled), ("constant", torch.zeros_like(y))):
+        torch.manual_seed(seed)
+        batch = {"x": x, "labels": labels, "mask": torch.ones_like(y, dtype=torch.bool)}
+        trace = model({**batch, "u": pen_context(x)} if model.u_dim else batch, particles)
+        log_w = (trace.log_px + trace.log_pz - trace.log_qz).sum(-1)          # y given: no y terms
+        out[name] = ((torch.logsumexp(log_w, 0) - math.log(particles)).mean() / x.shape[1]).item()
+    return out
+
+
 def read_windows(reader, xw, yw):
     probs = writing.read(reader, xw)
     return topk_accuracy(probs.reshape(-1, probs.shape[-1]), np.asarray(yw).reshape(-1))[1]
@@ -69,6 +87,7 @@ PROTOCOLS = {"written": writing.Protocol(), "written, sampled strokes": writing.
 
 
 def probe(model, reader, x, y, sentence_y, seq_len, mean, std, samples, seed):
+    """Legibility (a fraction) under each way of writing the sentence."""
     out = {}
     for z_from, stroke in (("posterior", "sample"), ("posterior", "mean"), ("prior", "mean")):
         torch.manual_seed(seed)
@@ -100,6 +119,7 @@ def main():
     data = np.load(ROOT / layout.prepared("handwriting"))
     mean, std, seq_len = data["mean"], data["std"], data["x_train"].shape[1]
     x, y = reference_windows(seq_len, mean, std)
+    valid_x, valid_y = torch.as_tensor(data["x_valid"]), torch.as_tensor(data["y_valid"]).clamp(min=0)
     _, sentence_y = render_text(FIG4_TEXT)
     header = None
     for folder in map(Path, args.runs):
@@ -110,10 +130,12 @@ def main():
         if header is None:
             print(f"{'run':40} reference {read_windows(reader, x, y):6.1%}")
         result = probe(model, reader, x, y, sentence_y, seq_len, mean, std, args.samples, seed)
+        use = label_use(model, valid_x, valid_y, seed=seed)
         if header is None:
             header = list(result)
-            print(f"{'run':40} " + " ".join(f"{k:>24}" for k in header))
-        print(f"{str(folder):40} " + " ".join(f"{result[k]:24.1%}" for k in header), flush=True)
+            print(f"{'run':40} " + " ".join(f"{k:>24}" for k in header) + "  log p(x | y): true / shuffled")
+        print(f"{str(folder):40} " + " ".join(f"{result[k]:24.1%}" for k in header)
+              + f"  {use['true']:+.2f} / {use['shuffled']:+.2f}", flush=True)
 
 
 if __name__ == "__main__":

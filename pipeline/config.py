@@ -89,6 +89,7 @@ RULES = {
     "handwriting.rates": _rates,
     "handwriting.alpha": _positive,
     "handwriting.pen_context": _flag,
+    "handwriting.normalised_ssws": _flag,
     "flies.source": _choice("embedded", "flyvsfly", "local", "download"),
     "flies.supervision": _fraction,
     "flies.rws_classes": _at_least(2),

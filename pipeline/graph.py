@@ -4,8 +4,8 @@ dvc.yaml differs from what params.yaml and the code imply.
 Every path is written here once (from layout.py): a stage's command gets the same paths as its deps
 and outs.  Matrix stages expand over `seeds` and the method registry (methods.py); the stages that
 read many runs (reports) list every file they read, expanded from the seeds, rates and methods of
-params.yaml.  After changing `seeds` or `handwriting.rates`, run this module again: `check_params`,
-the first stage, stops `dvc repro` with that advice until you do.
+params.yaml.  After changing `seeds`, `handwriting.rates` or `handwriting.normalised_ssws`, run this
+module again: `check_params`, the first stage, stops `dvc repro` with that advice until you do.
 
 Code: `check_params` depends on all of pipeline/ and stages/ and writes, per stage entry point, a
 fingerprint file listing the hash of every source file in its import closure (`closure`).  Each
@@ -161,7 +161,7 @@ def mnist(p):
 
 
 def handwriting(p):
-    groups = methods.HANDWRITING_GROUPS
+    groups = methods.handwriting_groups(p["handwriting"])
     seeds, rates = p["seeds"], p["handwriting"]["rates"]
     # group: (stage suffix, --rate, --pattern, params beyond the common ones, run folders' rates)
     plan = {"main": ("", "${supervision}", "${supervision_pattern}", ["supervision", "supervision_pattern"], [None]),
@@ -274,8 +274,8 @@ def current(params):
     if not DVC_YAML.exists():
         return "dvc.yaml is missing"
     if DVC_YAML.read_text() != render(params):
-        return ("dvc.yaml does not match params.yaml and the code (e.g. seeds, handwriting.rates or a "
-                "stage's imports changed)")
+        return ("dvc.yaml does not match params.yaml and the code (e.g. seeds, handwriting.rates, "
+                "handwriting.normalised_ssws or a stage's imports changed)")
     return None
 
 

@@ -32,7 +32,7 @@ def ran(output):
 def repo(tmp_path_factory):
     """The whole pipeline at smoke, committed (dvc.lock included) like a user's finished run."""
     path = make_repo_copy(tmp_path_factory.mktemp("e2e"), profile="smoke", seeds=[0],
-                          **{"handwriting.rates": [0.5]})
+                          **{"handwriting.rates": [0.5], "handwriting.normalised_ssws": True})
     result = run([sys.executable, "-m", "pipeline.repro", "--jobs", "2"], path)     # what `make repro` runs
     (path / "repro.log").write_text(result.stdout + result.stderr)
     run(["git", "add", "-A"], path)

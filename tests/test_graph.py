@@ -35,6 +35,15 @@ def test_further_rates_add_a_rates_group_and_none_leaves_it_out():
         config.validate({**PARAMS, "handwriting": {**PARAMS["handwriting"], "rates": [0]}})
 
 
+def test_the_normalised_ssws_row_is_trained_only_when_switched_on():
+    def variable(on):
+        p = {**PARAMS, "handwriting": {**PARAMS["handwriting"], "normalised_ssws": on}}
+        stage = {s.name: s for s in graph.stages(p)}["train_handwriting_variable"]
+        return stage.matrix["method"]
+    assert variable(False) == ["cws", "ssws"] and variable(True) == ["cws", "ssws", "ssws_normalised"]
+    assert graph.current({**PARAMS, "handwriting": {**PARAMS["handwriting"], "normalised_ssws": True}}) is not None
+
+
 @pytest.mark.parametrize("name", list(SPEC))
 def test_every_stage_depends_on_the_fingerprint_of_the_code_it_runs(name):
     stage = SPEC[name]

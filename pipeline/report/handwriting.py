@@ -46,11 +46,37 @@ def fig3_right(table):
     return fig
 
 
-def ink(rows, mean, std, title):
-    """rows: list of (row label, x [T, 4] standardised) -> ink, one row each."""
-    fig, axes = plt.subplots(len(rows), 1, figsize=(12, 1.1 * len(rows) + 0.4), squeeze=False)
-    for ax, (label, x) in zip(axes[:, 0], rows):
-        for line in to_polylines(x, mean, std):
+def typeset(x, y, mean, std, words_per_line=7, gap=0.6, leading=2.2):
+    """The polylines of one generation with its words set on lines, as a person reads text: each word's
+    ink exactly as written, moved so that it starts where the previous word ended (plus `gap`), its
+    median height on the line, a new line every `words_per_line` words.  Only the drift between words goes;
+    within a word nothing is moved."""
+    y = np.asarray(y)
+    inked = np.flatnonzero(y != 0)
+    if not len(inked):
+        return []
+    starts = inked[np.r_[True, np.diff(inked) > 1]]
+    ends = inked[np.r_[np.diff(inked) > 1, True]] + 1
+    out, cursor = [], 0.0
+    for i, (a, b) in enumerate(zip(starts, ends)):
+        if i % words_per_line == 0:
+            cursor = 0.0
+        lines = to_polylines(x[a:b], mean, std)
+        left = min(line[:, 0].min() for line in lines)
+        middle = np.median(np.concatenate(lines)[:, 1])
+        shift = np.array([cursor - left, -(i // words_per_line) * leading - middle])
+        out += [line + shift for line in lines]
+        cursor += max(line[:, 0].max() for line in lines) - left + gap
+    return out
+
+
+def ink(rows, mean, std, title, set_words=False):
+    """rows: list of (row label, x [T, 4] standardised, y [T]) -> ink, one row each, as written or,
+    with set_words, with its words set on lines (typeset)."""
+    height = 2.4 if set_words else 1.1
+    fig, axes = plt.subplots(len(rows), 1, figsize=(12, height * len(rows) + 0.4), squeeze=False)
+    for ax, (label, x, y) in zip(axes[:, 0], rows):
+        for line in (typeset(x, y, mean, std) if set_words else to_polylines(x, mean, std)):
             ax.plot(line[:, 0], line[:, 1], color="black", linewidth=0.8)
         ax.set_aspect("equal")
         ax.axis("off")
@@ -74,24 +100,24 @@ def _shown(frame):
 
 
 def _samples(folder):
-    """The generated samples of a run [(x [T, 4]), ...], each cut to its length."""
+    """The generated samples of a run [(x [T, 4], y [T]), ...], each cut to its length."""
     arrays = read_arrays("handwriting", folder)
-    return [x[:n] for x, n in zip(arrays["samples"], arrays["lengths"])]
+    return [(x[:n], y[:n]) for x, y, n in zip(arrays["samples"], arrays["labels"], arrays["lengths"])]
 
 
 def generations(frame, mean, std, legible):
     """(Fig. 4 rows, samples rows): the reference rendering, then the first sample of each first-seed run
     with its kind's legibility; and every sample of those runs."""
-    reference, _ = render_text(FIG4_TEXT)
+    reference, reference_y = render_text(FIG4_TEXT)
     rows = [(f"reference: the text rendered from the Hershey font (legibility {legible['reference']}%)",
-             standardise(reference, mean, std))]
+             standardise(reference, mean, std), reference_y)]
     every = []
     first = _shown(frame[frame.seed == frame.seed.min()])
     for _, r in first.iterrows():
         label = _kind_label(r.group, r.method, r.rate)
         samples = _samples(r.folder)
-        rows.append((f"{label}: legibility {legible[_kind(r)]}%", samples[0]))
-        every += [(f"{label}, seed {r.seed}, sample {i + 1}", x) for i, x in enumerate(samples)]
+        rows.append((f"{label}: legibility {legible[_kind(r)]}%", *samples[0]))
+        every += [(f"{label}, seed {r.seed}, sample {i + 1}", x, y) for i, (x, y) in enumerate(samples)]
     return rows, every
 
 
@@ -236,8 +262,8 @@ def build(params, cfg, run_dirs, data_path, out_html, fig_dir, summary_json):
     legibility, legible = legibility_rows(frame)
     rows, every = generations(frame, mean, std, legible)
     title = f'Generation conditioned on "{FIG4_TEXT}"'
-    fig_ink = embed(ink(rows, mean, std, title), fig_names[2])
-    fig_samples = embed(ink(every, mean, std, title + ": every sample of the first seed"), fig_names[3])
+    fig_ink = embed(ink(rows, mean, std, title + " (words set on lines)", set_words=True), fig_names[2])
+    fig_samples = embed(ink(every, mean, std, title + ": every sample of the first seed, as written"), fig_names[3])
     found = claims(frame, curves, {"main": main_summary, "variable": variable_summary}, params["supervision_pattern"],
                    params["supervision"])
 

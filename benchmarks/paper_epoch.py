@@ -106,13 +106,13 @@ def handwriting_case(cfg, device, tmp, params):
     runs.save_model(reader / "model.pt", handwriting.build_model(cfg, "baseline"))
 
     def batches(method):
-        train = handwriting.training_set(data, method, rate, "uniform", 0)
+        train = handwriting.with_inputs(cfg, handwriting.training_set(data, method, rate, "uniform", 0))
         return batch_maker(train, cfg["batch_size"], device, steps)(np.random.default_rng(1))
     return {"path": path, "steps": steps, "runs": runs_per_method(params, "handwriting"),
             "model": lambda method: handwriting.build_model(cfg, method),
             "spec": lambda method: handwriting.spec_for(method, cfg, 0, f"handwriting-{method}"),
             "batches": batches,
-            "evaluate": accuracy_evaluator({"x": data["x_valid"], "labels": data["y_valid"]}, device,
+            "evaluate": accuracy_evaluator(handwriting.validation_set(cfg, data), device,
                                            particles=cfg["eval_particles"]),
             "score": lambda run_dir: handwriting.score(cfg, "cws", "main", rate, "uniform", 0, path, run_dir, reader,
                                                        device)}

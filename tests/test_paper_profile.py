@@ -36,7 +36,8 @@ def test_handwriting_paper_sizes(method):
     x = torch.randn(2, 6, 4)
     x[..., 2:] = (torch.rand(2, 6, 2) < 0.3).float()
     mask = torch.rand(2, 6) < 0.5 if method != "baseline" else torch.ones(2, 6, dtype=torch.bool)
-    batch = {"x": x, "labels": torch.where(mask, torch.randint(0, 70, (2, 6)), -1), "mask": mask}
+    batch = handwriting.with_inputs(cfg, {"x": x, "labels": torch.where(mask, torch.randint(0, 70, (2, 6)), -1),
+                                          "mask": mask})
     assert cfg["hidden"] == 512 and cfg["particles"] == 10
     one_step(handwriting.build_model(cfg, method), handwriting.spec_for(method, cfg, 0, "paper"), batch)
 

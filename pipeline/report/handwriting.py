@@ -150,7 +150,8 @@ def gain_rows(frame, curves):
         runs = frame[frame.group == group]
         for (method, rate), part in runs.groupby(["method", "rate"], sort=False):
             shown = curves_by(part, curves, "method")[method]
-            rows.append({"label": f"{group}: {_kind_label(group, method, rate)}", "n": len(part),
+            label = _kind_label(group, method, rate)
+            rows.append({"label": label if group == "ceiling" else f"{group}: {label}", "n": len(part),
                          **{k: f"{100 * verdicts.gain_per_epoch(shown, k):+.2f}" for k in ("val_top1", "val_top10")}})
     return rows
 

@@ -85,6 +85,7 @@ RULES = {
     "mnist.source": _choice("embedded", "download", "local"),
     "mnist.labels": _count,
     "mnist.alpha": _positive,
+    "mnist.cws_k50": _flag,
     "handwriting.source": _choice("embedded", "deepwriting", "iamondb"),
     "handwriting.rates": _rates,
     "handwriting.alpha": _positive,
@@ -94,6 +95,7 @@ RULES = {
     "flies.supervision": _fraction,
     "flies.rws_classes": _at_least(2),
     "flies.kde_floor_mm": _positive,
+    "flies.filter_chunk": _at_least(1),
 }
 NULLABLE = {"train_windows", "test_windows", "valid_windows"}   # null = every window the data has (or a default)
 

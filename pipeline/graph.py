@@ -149,7 +149,7 @@ def _report(experiment, folders, params, inputs=None):
 
 
 def mnist(p):
-    names = list(methods.MNIST)
+    names = methods.mnist_methods(p["mnist"])
     folder = _run("mnist", None, "${item.method}", "${item.seed}")
     runs = [_run("mnist", None, m, s) for m in names for s in p["seeds"]]
     return [_prepare("mnist", ["profile", "mnist.source", "mnist.local_dir", "mnist.split_seed",
@@ -203,17 +203,19 @@ def flies(p):
     train, score = _train_and_score("flies", "", {"method": names, "seed": "${seeds}"}, folder,
                                     {"method": "${item.method}", "seed": "${item.seed}"},
                                     ["profile", "device", "threads", "flies.rws_classes", "flies.${profile}"], "val_bound_per_step")
-    score.params.append("flies.kde_floor_mm")
+    score.params += ["flies.kde_floor_mm", "flies.filter_chunk"]
     scores, arrays = layout.SCORES["flies"]
     shared = Stage("select_bandwidth_flies", "stages.select_bandwidth_flies",
-                   {"runs": runs, "floor": "${flies.kde_floor_mm}", "out": layout.SHARED_BANDWIDTH},
+                   {"runs": runs, "floor": "${flies.kde_floor_mm}", "out": layout.SHARED_BANDWIDTH,
+                    "steps": layout.TABLE1_STEPS},
                    deps=[f"{f}/{name}" for f in runs for name in (scores, arrays)], params=["flies.kde_floor_mm"],
-                   metrics=[layout.SHARED_BANDWIDTH])
+                   outs=[layout.TABLE1_STEPS], metrics=[layout.SHARED_BANDWIDTH])
     return [_prepare("flies", ["profile", "flies.source", "flies.local_dir", "flies.supervision", "flies.data_seed",
                                "flies.arena_radius", "flies.fps", "flies.ppm", "flies.max_wing_gap",
                                "flies.train_movies", "flies.test_movies", "flies.${profile}"]),
             train, score, shared,
-            _report("flies", runs, ["profile", "flies.kde_floor_mm"], {"bandwidth": layout.SHARED_BANDWIDTH})]
+            _report("flies", runs, ["profile", "flies.kde_floor_mm"],
+                    {"bandwidth": layout.SHARED_BANDWIDTH, "steps": layout.TABLE1_STEPS})]
 
 
 def stages(params):
@@ -275,7 +277,7 @@ def current(params):
         return "dvc.yaml is missing"
     if DVC_YAML.read_text() != render(params):
         return ("dvc.yaml does not match params.yaml and the code (e.g. seeds, handwriting.rates, "
-                "handwriting.normalised_ssws or a stage's imports changed)")
+                "handwriting.normalised_ssws, mnist.cws_k50 or a stage's imports changed)")
     return None
 
 

@@ -13,11 +13,18 @@ class Method:
 
 MNIST = {
     "cws": Method("CWS", "tab:green"),
+    "cws_enumerated": Method("CWS, y enumerated", "tab:olive"),      # sensitivity rows: sampling or objective?
+    "cws_k50": Method("CWS, K = 50", "tab:pink"),
     "m1m2": Method("M1+M2", "tab:blue"),
     "m1m2_alpha1": Method("M1+M2, alpha = 1", "tab:cyan"),
     "rws": Method("RWS", "tab:purple", uses_labels=False),
     "m1": Method("M1", "tab:gray", uses_labels=False),
 }
+
+def mnist_methods(cfg):
+    """MNIST's methods, without the costly K = 50 sensitivity row unless mnist.cws_k50 switches it on."""
+    return [m for m in MNIST if m != "cws_k50" or cfg.get("cws_k50")]
+
 
 HANDWRITING = {
     "cws": Method("CWS", "tab:green"),

@@ -156,6 +156,21 @@ def enumerated_m1m2(tr, mask, alpha=1.0):
     return Losses(model=-elbo.mean(), inference=-elbo.mean() - alpha * supervised)
 
 
+def enumerated_cws(tr, mask):
+    """CWS with y summed out instead of sampled (static models; the trace of enumerated_m1m2: one
+    particle per class for unlabelled examples, K copies of the label for labelled ones).
+
+    Unlabelled: the wake-phi target over the classes is each class's weight p(x, k, z_k) / q(z_k | x, k),
+    normalised over the classes (no q(y | x) in it: y is not sampled), and theta's bound is the log
+    of their sum, exact in y with one z per class.  Labelled: as CWS with sampled y (eq. 15), the
+    target is the label, -log q(y_S | x), and theta's bound is the IWAE bound over the K copies.
+    """
+    labelled = mask.any(-1)                                                  # [B]
+    log_w = log_weights(dataclasses.replace(tr, log_qy=torch.zeros_like(tr.log_qy)), mask)   # p / q(z): [K, B]
+    bound = torch.logsumexp(log_w, 0) - torch.where(labelled, math.log(log_w.shape[0]), 0.0)
+    return Losses(model=-bound.mean(), inference=wake_phi(log_w, tr.log_qy.sum(-1)).mean())
+
+
 OBJECTIVES = {
     "cws": cws,
     "ssws": ssws,
@@ -165,4 +180,5 @@ OBJECTIVES = {
     "classifier": classifier,
     "reinforce": reinforce_m1m2,
     "m1m2": enumerated_m1m2,
+    "cws_enumerated": enumerated_cws,
 }

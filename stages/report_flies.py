@@ -5,9 +5,9 @@ from pipeline.report import flies
 
 
 def main():
-    a = report_parser(__doc__, inputs=["bandwidth"]).parse_args()
+    a = report_parser(__doc__, inputs=["bandwidth", "steps"]).parse_args()
     params = config.load()
-    flies.build(params, config.settings(params, "flies"), a.runs, a.bandwidth, a.data, a.html, a.figures, a.summary)
+    flies.build(params, config.settings(params, "flies"), a.runs, a.bandwidth, a.steps, a.data, a.html, a.figures, a.summary)
 
 
 if __name__ == "__main__":

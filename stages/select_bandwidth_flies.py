@@ -1,11 +1,11 @@
-"""Choose one KDE bandwidth for every fly model on validation windows, then score the test windows with it."""
+"""Choose the KDE rules for every fly model on validation windows, then score the test windows with them."""
 import argparse
 from pathlib import Path
 
 from pipeline import layout
 from pipeline.cli import run
 from pipeline.evaluate.kde import shared_bandwidth_scores
-from pipeline.io import read_json, write_json
+from pipeline.io import read_json, write_json, write_npz
 from pipeline.results import read_arrays
 
 
@@ -13,15 +13,19 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", nargs="+", required=True, help="scored fly run folders")
     parser.add_argument("--floor", type=float, required=True, help="smallest bandwidth (mm)")
-    parser.add_argument("--out", required=True, help="the shared-bandwidth scores to write (JSON)")
+    parser.add_argument("--out", required=True, help="the scores under the chosen rules to write (JSON)")
+    parser.add_argument("--steps", required=True, help="each rule's per-step test scores to write (npz)")
     a = parser.parse_args()
     scores = layout.SCORES["flies"][0]
-    grids, test = {}, {}
+    grids, defensive, test = {}, {}, {}
     for folder in a.runs:
-        grids[folder] = read_json(Path(folder) / scores)["valid_kde_by_bandwidth"]
-        arrays = read_arrays("flies", folder)
-        test[folder] = arrays["positions"], arrays["truth"]
-    write_json(a.out, shared_bandwidth_scores(grids, test, a.floor))
+        numbers = read_json(Path(folder) / scores)
+        grids[folder], defensive[folder] = numbers["valid_kde_by_bandwidth"], numbers["valid_defensive"]
+        test[folder] = read_arrays("flies", folder)
+    numbers, steps = shared_bandwidth_scores(grids, defensive, test, a.floor)
+    write_npz(a.steps, **{f"{Path(folder).name}.{rule}": s.astype("float32")
+                          for folder, by_rule in steps.items() for rule, s in by_rule.items()})
+    write_json(a.out, numbers)
 
 
 if __name__ == "__main__":

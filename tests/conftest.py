@@ -51,7 +51,7 @@ def make_repo_copy(dest, **params):
     if (dest / "dvc.lock").exists():
         (dest / "dvc.lock").unlink()
     set_params(dest, **params)
-    if {"seeds", "handwriting.rates", "handwriting.normalised_ssws"} & set(params):   # keys that change the graph
+    if {"seeds", "handwriting.rates", "handwriting.normalised_ssws", "mnist.cws_k50"} & set(params):   # keys that change the graph
         run([sys.executable, "-m", "pipeline.graph"], dest)
     run(["git", "init", "-q"], dest)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A"], dest)

@@ -32,7 +32,8 @@ def ran(output):
 def repo(tmp_path_factory):
     """The whole pipeline at smoke, committed (dvc.lock included) like a user's finished run."""
     path = make_repo_copy(tmp_path_factory.mktemp("e2e"), profile="smoke", seeds=[0],
-                          **{"handwriting.rates": [0.5], "handwriting.normalised_ssws": True})
+                          **{"handwriting.rates": [0.5], "handwriting.normalised_ssws": True,
+                             "mnist.cws_k50": True})
     result = run([sys.executable, "-m", "pipeline.repro", "--jobs", "2"], path)     # what `make repro` runs
     (path / "repro.log").write_text(result.stdout + result.stderr)
     run(["git", "add", "-A"], path)
@@ -55,7 +56,7 @@ def test_every_page_is_written_with_figures_and_claims(repo):
 
 def test_every_run_wrote_metrics_a_curve_scores_and_its_times(repo):
     folders = [f for f in (repo / "runs").glob("**/*-s[0-9]") if f.is_dir()]
-    assert len(folders) == 5 + 4 + 2 * 1 + 3 + 1 + 4          # one seed: mnist, main, rates, variable, ceiling, flies
+    assert len(folders) == 7 + 4 + 2 * 1 + 3 + 1 + 4          # one seed: mnist, main, rates, variable, ceiling, flies
     for folder in folders:
         experiment = folder.relative_to(repo / "runs").parts[0]
         scores, arrays = layout.SCORES[experiment]

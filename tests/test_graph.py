@@ -44,6 +44,19 @@ def test_the_normalised_ssws_row_is_trained_only_when_switched_on():
     assert graph.current({**PARAMS, "handwriting": {**PARAMS["handwriting"], "normalised_ssws": True}}) is not None
 
 
+def test_the_k50_row_is_trained_only_when_switched_on_and_the_enumerated_row_always():
+    def trained(on):
+        p = {**PARAMS, "mnist": {**PARAMS["mnist"], "cws_k50": on}}
+        return {s.name: s for s in graph.stages(p)}["train_mnist"].matrix["method"]
+    assert "cws_enumerated" in trained(False) and "cws_k50" not in trained(False)
+    assert "cws_k50" in trained(True)
+
+
+def test_the_flies_report_reads_the_per_step_scores_of_the_rule():
+    report = {s.name: s for s in graph.stages(PARAMS)}["report_flies"]
+    assert layout.TABLE1_STEPS in report.deps and layout.SHARED_BANDWIDTH in report.deps
+
+
 @pytest.mark.parametrize("name", list(SPEC))
 def test_every_stage_depends_on_the_fingerprint_of_the_code_it_runs(name):
     stage = SPEC[name]

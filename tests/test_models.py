@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy import stats
 
-from pipeline.evaluate.continuations import continue_tracks, resample
+from pipeline.evaluate.continuations import condition_by_filter, continue_tracks, kish_ess, resample
 from pipeline.evaluate.kde import kde_log_density, kde_scores
 from pipeline.models.baselines import BinnedRNN, quantile_edges
 from pipeline.models.dvrnn import DVRNN
@@ -161,6 +161,51 @@ def test_resampling_picks_particles_by_weight():
     assert picked == [0.0, 3.0, 0.0, 3.0, 0.0, 3.0]
 
 
+class _KnownWeights:
+    """A stand-in model whose conditioning on a chunk gives fixed log-weights [K, 2]: sequence 0's are
+    uniform; sequence 1's put all weight on particle 2.  Its state rows carry the particle's index."""
+    z_dim, n_classes = 1, 0
+
+    def __init__(self, K):
+        self.K, self.calls = K, []
+
+    def condition(self, batch, K, state=None):
+        self.calls.append((batch["x"].shape[1], state))
+        log_w = torch.zeros(K, 2)
+        log_w[:, 1] = -1e9
+        log_w[2, 1] = 0.0
+        return (torch.arange(K * 2.0)[:, None],), log_w
+
+
+def test_the_particle_filter_resamples_each_chunk_and_reports_its_ess():
+    K = 8
+    model = _KnownWeights(K)
+    batch = {"x": torch.zeros(2, 12, 5), "u": torch.zeros(2, 12, 3)}
+    state, ess = condition_by_filter(model, batch, K, 5, torch.Generator().manual_seed(0))
+    assert [length for length, _ in model.calls] == [5, 5, 2]          # chunks of 5 steps, the last shorter
+    assert model.calls[0][1] is None and model.calls[1][1] is not None  # each chunk starts where the last ended
+    assert ess.shape == (3, 2)
+    assert torch.allclose(ess[:, 0], torch.full((3,), float(K))) and torch.allclose(ess[:, 1], torch.ones(3))
+    rows = state[0].view(K, 2)                                          # rows k * B + b
+    assert (rows[:, 1] == 2 * 2 + 1).all()                              # sequence 1 keeps only particle 2
+    assert kish_ess(torch.log(torch.tensor([[0.5], [0.5], [0.0]]))).item() == pytest.approx(2.0)
+
+
+def test_a_filter_with_one_chunk_is_the_one_shot_conditioning():
+    torch.manual_seed(0)
+    model = DVRNN(5, 6, 4, 16, u_dim=148, emission="gaussian")
+    batch = {"x": torch.randn(4, 6, 5), "u": torch.rand(4, 6, 148)}
+    torch.manual_seed(1)
+    state, ess = condition_by_filter(model, batch, 10, 6, torch.Generator().manual_seed(0))
+    torch.manual_seed(1)
+    one_state, log_w = model.condition(batch, 10)
+    one_state = resample(one_state, log_w, torch.Generator().manual_seed(0))
+    assert torch.allclose(state[0], one_state[0]) and torch.allclose(ess[0], kish_ess(log_w))
+    torch.manual_seed(1)
+    _, chunked = condition_by_filter(model, batch, 10, 2, torch.Generator().manual_seed(0))
+    assert chunked.shape == (3, 4) and (chunked > 1.0).all()          # short chunks keep more particles alive
+
+
 def test_closed_loop_continuation_stays_in_each_windows_arena():
     """Two windows continued at once, in arenas of different radii: each stays inside its own."""
     from pipeline.data import fly_geometry
@@ -170,9 +215,9 @@ def test_closed_loop_continuation_stays_in_each_windows_arena():
               "state_mean": np.zeros(4, np.float32), "state_std": np.ones(4, np.float32)}
     pose = torch.tensor([[1.0, 0.0, 0.0, 0.3, 0.3, 2.5, 0.9], [-3.0, 2.0, 1.0, 0.3, 0.3, 2.5, 0.9]])
     radius = torch.tensor([15.0, 5.0])
-    out, log_w = continue_tracks(model, torch.randn(4, 6, 5), torch.rand(4, 6, 148), pose.expand(2, -1, -1), 20, 10,
-                                 radius, 30.0, stats_, torch.Generator().manual_seed(0))
-    assert log_w.shape == (10, 4)
+    out, ess = continue_tracks(model, torch.randn(4, 6, 5), torch.rand(4, 6, 148), pose.expand(2, -1, -1), 20, 10,
+                               radius, 30.0, stats_, torch.Generator().manual_seed(0))
+    assert ess.shape == (1, 4) and ((1 <= ess) & (ess <= 10)).all()
     assert out.shape == (10, 20, 2, 2, 2)
     distance = out.norm(dim=-1)                                       # [K, H, window, fly]
     assert (distance[:, :, 0] <= 15.0).all() and (distance[:, :, 1] <= 5.0).all()

@@ -138,6 +138,43 @@ def test_enumerated_m1m2_supervised_term_scales_with_alpha():
     assert diff.item() == pytest.approx(-60.0 * torch.log_softmax(model.logits, 0)[1].item(), abs=1e-9)
 
 
+def test_enumerated_cws_weights_equal_hand_computation():
+    """Unlabelled: the target over classes is p(x, k, z_k) / q(z_k | x, k) normalised, with no q(y | x)
+    in it; theta's bound is the log of the weights' sum.  Labelled: -log q(y | x) and the IWAE bound."""
+    model = Tiny()
+    b = batch(X, 2, labels=[None, 2])
+    tr = model(b, 3, enumerate_y=True)
+    losses = obj.enumerated_cws(tr, b["mask"])
+    log_q = torch.log_softmax(model.logits, 0)
+    s = torch.exp(model.log_s)
+    z = tr.z[:, :, 0]                                         # [K, B]
+    by_hand = []
+    for col, y in ((0, torch.arange(3)), (1, torch.full((3,), 2))):
+        zk = z[:, col]
+        log_w = (torch.log_softmax(model.pi, 0)[y] + torch.distributions.Normal(0.0, 1.0).log_prob(zk)
+                 + torch.distributions.Normal(model.a[y] + model.b * zk, s).log_prob(torch.tensor(X, dtype=torch.float64))
+                 - torch.distributions.Normal(model.m[y], torch.exp(model.log_sd[y])).log_prob(zk))
+        by_hand.append(log_w)
+    target = torch.softmax(by_hand[0], 0)
+    inference = (-(target * log_q).sum() - log_q[2]) / 2
+    bound = (torch.logsumexp(by_hand[0], 0) + torch.logsumexp(by_hand[1], 0) - math.log(3)) / 2
+    assert losses.inference.item() == pytest.approx(inference.item(), rel=1e-7)
+    assert losses.model.item() == pytest.approx(-bound.item(), rel=1e-7)
+
+
+def test_enumerated_cws_is_exact_when_q_z_is_the_posterior():
+    """Then each class's weight is p(x, k): the target is p(y | x) exactly, phi_y's gradient is q - p
+    with no Monte Carlo error, and theta's bound is log p(x)."""
+    model = Tiny()
+    model.set_q_to_posterior(X, z_only=True)
+    b = batch(X, 5)
+    losses = obj.enumerated_cws(model(b, 3, enumerate_y=True), b["mask"])
+    assert losses.model.item() == pytest.approx(-model.log_evidence(X).item(), abs=1e-9)
+    (grad,) = torch.autograd.grad(losses.inference, model.logits)
+    exact = torch.softmax(model.logits, 0).detach() - model.posterior_y(X).detach()
+    assert torch.allclose(grad, exact, atol=1e-9)
+
+
 def test_reinforce_gradient_is_unbiased():
     model = Tiny()
     model.set_q_to_posterior(X, z_only=True)

@@ -47,6 +47,8 @@ def _params():
      "key 'handwriting.default.lr_decay' is 'linear'; it must be one of constant, cosine"),
     ("handwriting.pen_context", "yes", "key 'handwriting.pen_context' is 'yes'; it must be true or false"),
     ("handwriting.rates", [0.5, 0], "key 'handwriting.rates' is [0.5, 0]; it must be a list of numbers in (0, 1]"),
+    ("mnist.cws_k50", "on", "key 'mnist.cws_k50' is 'on'; it must be true or false"),
+    ("flies.filter_chunk", 0, "key 'flies.filter_chunk' is 0; it must be a whole number >= 1"),
 ])
 def test_bad_params_name_the_key_and_the_allowed_values(key, value, expected):
     params = _params()

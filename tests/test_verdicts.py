@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from pipeline.evaluate.kde import (FIXED_MM, GRID_MM, effective_sample_size, select_bandwidth,
-                                   shared_bandwidth_scores, window_totals)
+from pipeline.evaluate.kde import (FIXED_MM, GRID_MM, defensive_log_density, dish_mass, effective_sample_size,
+                                   kde_log_density, select_bandwidth, select_rule, shared_bandwidth_scores,
+                                   validation_grids, window_totals)
 from pipeline.report import verdicts
 
 
@@ -70,24 +71,75 @@ def _continuations(rng, n=4, K=100, H=5, sd=2.0):
     return truth[:, None] + sd * rng.normal(size=(n, K, H, 2, 2)), truth
 
 
-def test_the_shared_bandwidth_is_chosen_on_validation_and_never_reads_the_test_windows():
+def _grids(runs):
+    return {run: validation_grids(p, t, np.full(len(p), RADIUS)) for run, (p, t) in runs.items()}
+
+
+RADIUS = 30.0
+
+
+def test_both_rules_are_chosen_on_validation_and_never_read_the_test_windows():
     rng = np.random.default_rng(0)
-    valid = {run: _continuations(rng) for run in ("a", "b")}
-    grids = {run: {str(h): float(window_totals(p, t, bandwidth=h).sum(-1).mean()) for h in GRID_MM}
-             for run, (p, t) in valid.items()}
-    test = {run: _continuations(rng) for run in ("a", "b")}
-    result = shared_bandwidth_scores(grids, test)
-    garbage = {run: (np.full_like(p, np.nan), t) for run, (p, t) in test.items()}
+    grids = _grids({run: _continuations(rng) for run in ("a", "b")})
+    shared, defensive = {r: g[0] for r, g in grids.items()}, {r: g[1] for r, g in grids.items()}
+    test = {run: dict(zip(("positions", "truth"), _continuations(rng)), radius=np.full(4, RADIUS)) for run in ("a", "b")}
+    result, steps = shared_bandwidth_scores(shared, defensive, test)
+    garbage = {run: {**a, "positions": np.full_like(a["positions"], np.nan)} for run, a in test.items()}
     with np.errstate(invalid="ignore"):
-        assert shared_bandwidth_scores(grids, garbage)["bandwidth_mm"] == result["bandwidth_mm"]
+        again, _ = shared_bandwidth_scores(shared, defensive, garbage)
+    assert (again["bandwidth_mm"], again["defensive_bandwidth_mm"], again["defensive_eps"]) == \
+        (result["bandwidth_mm"], result["defensive_bandwidth_mm"], result["defensive_eps"])
     h = result["bandwidth_mm"]
     assert 0.5 <= h <= 2.0                         # near the best kernel for 100 samples of sd 2 mm (about 0.9)
-    expected = window_totals(*test["a"], bandwidth=h).mean(0)
+    expected = window_totals(test["a"]["positions"], test["a"]["truth"], bandwidth=h).mean(0)
     assert result["runs"]["a"]["kde_fly1"] == pytest.approx(expected[0])
-    wider = {run: (p * 0 + t[:, None] + 8 * rng.normal(size=p.shape), t) for run, (p, t) in valid.items()}
-    grids_wide = {run: {str(g): float(window_totals(p, t, bandwidth=g).sum(-1).mean()) for g in GRID_MM}
-                  for run, (p, t) in wider.items()}
-    assert shared_bandwidth_scores(grids_wide, test)["bandwidth_mm"] > h       # it follows the validation data
+    assert steps["a"]["defensive"].shape == steps["a"]["shared"].shape == (4, 5, 2)
+    assert result["runs"]["a"]["defensive_fly2"] == pytest.approx(steps["a"]["defensive"][..., 1].sum(1).mean())
+    assert result["runs"]["a"]["kde_fly2"] == pytest.approx(steps["a"]["shared"][..., 1].sum(1).mean())
+    # the samples cover the truth well: no gross misses, so no uniform share is needed
+    assert result["defensive_eps"] <= 0.003
+    wider = {run: (p * 0 + t[:, None] + 8 * rng.normal(size=p.shape), t) for run, (p, t) in
+             {run: _continuations(rng) for run in ("a", "b")}.items()}
+    wide = _grids(wider)
+    chosen, _ = shared_bandwidth_scores({r: g[0] for r, g in wide.items()}, {r: g[1] for r, g in wide.items()}, test)
+    assert chosen["bandwidth_mm"] > h and chosen["defensive_bandwidth_mm"] > h     # they follow the validation data
+
+
+def test_the_defensive_rule_takes_a_uniform_share_when_validation_has_gross_misses():
+    rng = np.random.default_rng(1)
+    p, t = _continuations(rng, sd=0.5)
+    p[:, :, 2:] += 15.0                            # the continuations lose the fly after two steps
+    shared, defensive = validation_grids(p, t, np.full(len(p), RADIUS))
+    h, eps = select_rule(defensive)
+    assert eps >= 0.01
+    # a miss is then capped near log(eps / dish area) a step; the plain KDE's penalty grows with the miss
+    capped = defensive_log_density(p[0, :, 4, 0], t[0, 4, 0], RADIUS, h, (eps,))[0]
+    assert capped >= math.log(eps / (math.pi * RADIUS ** 2)) - 1e-9
+    assert kde_log_density(p[0, :, 4, 0], t[0, 4, 0], bandwidth=h) < capped - 5
+
+
+@pytest.mark.parametrize("eps", [0.0, 0.05])
+def test_the_defensive_density_integrates_to_one_over_the_dish(eps):
+    rng = np.random.default_rng(2)
+    r, h = 10.0, 1.5
+    angle = rng.uniform(0, 2 * np.pi, 20)
+    samples = np.stack([np.cos(angle), np.sin(angle)], -1) * rng.uniform(7, 9.5, (20, 1))   # near the wall
+    rho, theta = np.meshgrid((np.arange(400) + 0.5) / 400 * r, (np.arange(720) + 0.5) / 720 * 2 * np.pi, indexing="ij")
+    points = np.stack([rho * np.cos(theta), rho * np.sin(theta)], -1)
+    dA = (r / 400) * (2 * np.pi / 720) * rho
+    density = np.exp(defensive_log_density(samples, points, r, h, (eps,))[0])
+    assert (density * dA).sum() == pytest.approx(1.0, abs=2e-3)
+    # the plain KDE loses the kernels' mass beyond the wall: the test can fail
+    plain = np.exp(kde_log_density(np.broadcast_to(samples, points.shape[:-1] + samples.shape), points, bandwidth=h))
+    assert (plain * dA).sum() < 0.95
+
+
+def test_dish_mass_is_the_gaussian_mass_inside_the_dish():
+    rng = np.random.default_rng(3)
+    centre, r, h = np.array([3.0, 4.0]), 6.0, 2.0
+    draws = centre + h * rng.normal(size=(200_000, 2))
+    assert dish_mass(centre, r, h) == pytest.approx((np.linalg.norm(draws, axis=-1) <= r).mean(), abs=3e-3)
+    assert dish_mass(np.zeros(2), r, h) == pytest.approx(1 - math.exp(-r ** 2 / (2 * h ** 2)))
 
 
 def test_select_bandwidth_takes_the_best_total_and_the_grid_holds_the_fixed_values():

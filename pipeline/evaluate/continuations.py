@@ -18,19 +18,52 @@ def resample(state, log_w, generator):
 
 
 @torch.no_grad()
-def continue_tracks(model, seed_motion, seed_u, start_pose, horizon, K, radius, fps, stats, generator):
+def condition_by_filter(model, batch, K, chunk, generator):
+    """A particle filter over the seed: the seed is cut into chunks of `chunk` steps, and after each
+    the K particles are resampled by their weights over that chunk (sequential importance
+    resampling; the proposal is the one-shot conditioning's, with q(y) reading the whole seed's
+    BiLSTM features).  Returns the resampled final state and the effective sample size of the
+    weights at each resampling, [chunks, B].  With chunk >= the seed's length it is the one-shot
+    conditioning followed by one resampling."""
+    x, u = batch["x"], batch.get("u")
+    features = model.y_features(x, u) if getattr(model, "n_classes", 0) else None
+    state, ess = None, []
+    for start in range(0, x.shape[1], chunk):
+        part = {"x": x[:, start:start + chunk], "u": None if u is None else u[:, start:start + chunk],
+                "y_features": None if features is None else features[:, start:start + chunk]}
+        state, log_w = model.condition(part, K, state)
+        ess.append(kish_ess(log_w))
+        state = resample(state, log_w, generator)
+    return state, torch.stack(ess)
+
+
+def kish_ess(log_w):
+    """Kish's effective sample size of each column's normalised weights: [K, B] -> [B]."""
+    w = torch.softmax(log_w, 0)
+    return 1.0 / (w ** 2).sum(0)
+
+
+@torch.no_grad()
+def continue_tracks(model, seed_motion, seed_u, start_pose, horizon, K, radius, fps, stats, generator,
+                    filter_chunk=0):
     """K continuations of `horizon` steps after the seeds of W windows, all windows at once.
 
     seed_motion [2W, T0, D] and seed_u [2W, T0, U]: each window's two flies' standardised seed
     sequences (rows 2w, 2w + 1); start_pose [W, 2, S]: both flies' pose after the seed; radius: the
-    arena's, a number or one per window [W].  Returns positions [K, horizon, W, 2, 2] and the
-    particles' log-weights after the seed [K, 2W] (from which they were resampled).
+    arena's, a number or one per window [W].  The particles are conditioned on the seed at once and
+    resampled at its end, or, with filter_chunk > 0 and a model with latent variables, by a particle
+    filter resampling every filter_chunk steps (condition_by_filter).  Returns positions
+    [K, horizon, W, 2, 2] and the effective sample size of the weights at each resampling, [R, 2W]
+    (R = 1 for the one-shot conditioning).
     """
     device = seed_motion.device
     W = start_pose.shape[0]
     batch = {"x": seed_motion, "u": seed_u}
-    state, log_w = model.condition(batch, K)
-    state = resample(state, log_w, generator)
+    if filter_chunk and hasattr(model, "z_dim"):      # a deterministic model has no weights to resample by
+        state, ess = condition_by_filter(model, batch, K, filter_chunk, generator)
+    else:
+        state, log_w = model.condition(batch, K)
+        state, ess = resample(state, log_w, generator), kish_ess(log_w)[None]
     pose = start_pose.expand(K, -1, -1, -1).clone()                 # [K, W, 2, S]: rows k * 2W + 2w + fly
     radius = torch.as_tensor(radius, dtype=pose.dtype, device=device)
     mean, std = torch.as_tensor(stats["motion_mean"], device=device), torch.as_tensor(stats["motion_std"], device=device)
@@ -42,4 +75,4 @@ def continue_tracks(model, seed_motion, seed_u, start_pose, horizon, K, radius, 
         motion = (x_t * std + mean).view(K, W, 2, -1)
         pose = integrate(pose, motion, radius, fps)
         out[:, t] = pose[..., :2]
-    return out, log_w
+    return out, ess

@@ -14,7 +14,7 @@ import torch
 from pipeline import PipelineError, objectives, runs
 from pipeline.data.fly_geometry import CLASSES, MOTION, N_BINS, STATE, model_inputs
 from pipeline.evaluate.continuations import continue_tracks
-from pipeline.evaluate.kde import FIXED_MM, GRID_MM, effective_sample_size, kde_scores, window_totals
+from pipeline.evaluate.kde import FIXED_MM, kde_scores, validation_grids, window_totals
 from pipeline.experiments.sequences import accuracy_evaluator, batch_maker
 from pipeline.models.baselines import BinnedRNN, quantile_edges
 from pipeline.models.dvrnn import DVRNN
@@ -61,7 +61,8 @@ def build_model(method, cfg, train_x=None):
 
 
 def spec_for(method, cfg, seed, name):
-    common = dict(name=name, epochs=cfg["epochs"], lr=cfg["lr"], seed=seed, grad_clip=cfg.get("grad_clip", 0.0))
+    common = dict(name=name, epochs=cfg["epochs"], lr=cfg["lr"], seed=seed, grad_clip=cfg.get("grad_clip", 0.0),
+                  lr_decay=cfg.get("lr_decay", "constant"))
     if method == "cws":
         return Spec(objective=objectives.cws, particles=cfg["particles"], **common)
     if method == "rws":
@@ -114,10 +115,11 @@ def run(cfg, method, seed, data_path, out_dir, device):
                       data_path, metrics)
 
 
-def continuations(model, data, split, n, cfg, generator, device):
-    """K continuations of the first n windows of a split, seeded by their first seed_steps steps:
+def continuations(model, data, split, n, cfg, generator, device, filter_chunk=0):
+    """K continuations of the first n windows of a split, seeded by their first seed_steps steps
+    (conditioned at once, or by a particle filter resampling every filter_chunk steps):
     positions [n, K, H, 2, 2], the true positions [n, H, 2, 2] and the effective sample size of
-    the particle weights after the seed [n, 2]."""
+    the particle weights at each resampling, averaged over resamplings [n, 2]."""
     seq = sequences(data, split)
     T0, H, K = cfg["seed_steps"], cfg["horizon"], cfg["continuations"]
     if T0 + H > data[f"{split}_motion"].shape[1]:
@@ -127,10 +129,10 @@ def continuations(model, data, split, n, cfg, generator, device):
     seed_u = torch.as_tensor(seq["u"][:2 * n, :T0], device=device)
     start = torch.as_tensor(data[f"{split}_pose"][:n, T0], device=device)
     radius = torch.as_tensor(data[f"{split}_radius"][:n], device=device)
-    pos, log_w = continue_tracks(model, seed_x, seed_u, start, H, K, radius, float(data["fps"]), stats_of(data),
-                                 generator)
+    pos, ess = continue_tracks(model, seed_x, seed_u, start, H, K, radius, float(data["fps"]), stats_of(data),
+                               generator, filter_chunk)
     positions = pos.permute(2, 0, 1, 3, 4).cpu().numpy()                          # [n, K, H, 2, 2]
-    ess = effective_sample_size(log_w.cpu().numpy()).reshape(n, 2)
+    ess = ess.mean(0).cpu().numpy().reshape(n, 2)
     truth = data[f"{split}_pose"][:n, T0 + 1:T0 + 1 + H, :, :2]
     return positions, truth, ess
 
@@ -140,8 +142,11 @@ def score(cfg, method, seed, data_path, run_dir, device):
 
     Returns (arrays for continuations.npz, numbers for kde.json): Table 1 on the test windows by
     Scott's rule (kde_fly1, kde_fly2) and at each fixed bandwidth (kde_fixed); the validation
-    windows' total log density at each bandwidth of the grid, from which one shared bandwidth is
-    chosen for every model (select_bandwidth_flies); the effective sample size after the seed."""
+    windows' total log density for every candidate of the shared and the defensive rule, from which
+    select_bandwidth_flies chooses each rule for every model; the effective sample size of the
+    weights after the seed.  The test windows are also continued from a particle filter over the
+    seed (filter_positions, resampling every filter_chunk steps; ess_filter per resampling): a
+    sensitivity row, scored by the rules chosen on the one-shot continuations."""
     data = dict(np.load(data_path))
     model = runs.load_trained(run_dir, build_model(method, cfg), device)
     n = min(cfg["score_windows"], len(data["test_pose"]))
@@ -150,18 +155,21 @@ def score(cfg, method, seed, data_path, run_dir, device):
     positions, truth, ess = continuations(model, data, "test", n, cfg, generator, device)
     n_valid = min(cfg["score_windows"], len(data["valid_pose"]))
     valid_positions, valid_truth, _ = continuations(model, data, "valid", n_valid, cfg, generator, device)
+    filtered, _, ess_filter = continuations(model, data, "test", n, cfg, generator, device, cfg["filter_chunk"])
     floor = cfg["kde_floor_mm"]
     scores = np.stack([kde_scores(p, t, floor) for p, t in zip(positions, truth)])     # [n, H, 2]
     per_window = scores.sum(1)                                                          # [n, 2]
     fixed = {str(h): window_totals(positions, truth, floor, h).mean(0) for h in FIXED_MM}
-    grid = {str(h): float(window_totals(valid_positions, valid_truth, floor, h).sum(-1).mean()) for h in GRID_MM}
+    grid, defensive = validation_grids(valid_positions, valid_truth, data["valid_radius"][:n_valid], floor)
     numbers = {"method": method, "seed": seed, "windows": n, "valid_windows": n_valid, "horizon": cfg["horizon"],
                "continuations": cfg["continuations"],
                "kde_fly1": float(per_window[:, 0].mean()), "kde_fly2": float(per_window[:, 1].mean()),
                "kde_fixed": {h: {"fly1": float(v[0]), "fly2": float(v[1])} for h, v in fixed.items()},
-               "valid_kde_by_bandwidth": grid, "ess_after_seed": float(ess.mean())}
+               "valid_kde_by_bandwidth": grid, "valid_defensive": defensive, "ess_after_seed": float(ess.mean()),
+               "filter_chunk": cfg["filter_chunk"], "ess_filter": float(ess_filter.mean())}
     arrays = {"positions": positions.astype(np.float32), "truth": truth.astype(np.float32),
               "seed_track": data["test_pose"][:n, :cfg["seed_steps"] + 1, :, :2].astype(np.float32),
               "scores": scores.astype(np.float32), "radius": data["test_radius"][:n],
-              "valid_positions": valid_positions.astype(np.float32), "valid_truth": valid_truth.astype(np.float32)}
+              "valid_positions": valid_positions.astype(np.float32), "valid_truth": valid_truth.astype(np.float32),
+              "filter_positions": filtered.astype(np.float32)}
     return arrays, numbers

@@ -13,6 +13,8 @@ from pipeline.train import Spec
 
 N_CLASSES = 10
 GRID_DIGITS = 8            # validation digits in the Fig. 2b/c grids
+MANY_PARTICLES = 50        # cws_k50: CWS with five times the particles
+ESS_DIGITS = 500           # validation digits on which the weights' effective sample size is tracked
 
 
 def spec_for(method, cfg, seed, name):
@@ -21,6 +23,10 @@ def spec_for(method, cfg, seed, name):
                   use_labels=methods.MNIST[method].uses_labels)
     if method in ("cws", "rws"):
         return Spec(objective={"cws": objectives.cws, "rws": objectives.rws}[method], **common)
+    if method == "cws_k50":
+        return Spec(objective=objectives.cws, **{**common, "particles": MANY_PARTICLES})
+    if method == "cws_enumerated":
+        return Spec(objective=objectives.enumerated_cws, enumerate_y=True, **{**common, "particles": N_CLASSES})
     if method in ("m1m2", "m1m2_alpha1", "m1"):
         alpha = 1.0 if method == "m1m2_alpha1" else cfg["alpha"]
         common["particles"] = N_CLASSES
@@ -57,15 +63,36 @@ def batch_maker(x_train, labels, cfg, device):
     return make_batches
 
 
-def evaluator(x_valid, y_valid, device, chunk=2000):
-    """Validation accuracy of argmax q(y | x), and cluster accuracy (for unsupervised runs)."""
+def evaluator(x_valid, y_valid, device, chunk=2000, particles=None):
+    """Validation accuracy of argmax q(y | x), and cluster accuracy (for unsupervised runs).  With
+    `particles` K, also how CWS's weights behave on the first ESS_DIGITS validation digits taken as
+    unlabelled, with y sampled from q(y | x): their effective sample size (val_ess, 1..K), and the
+    fraction of digits whose K samples are all one class (val_one_class), where the normalised
+    weights are uniform and wake-phi becomes self-training on q's own guess."""
     x = torch.as_tensor(x_valid, device=device)
 
     def evaluate(model):
         logits = torch.cat([model.class_logits(x[i:i + chunk]) for i in range(0, len(x), chunk)]).cpu().numpy()
-        return {"val_accuracy": topk_accuracy(logits, y_valid)[1],
-                "val_cluster_accuracy": cluster_accuracy(logits.argmax(-1), y_valid, N_CLASSES)}
+        out = {"val_accuracy": topk_accuracy(logits, y_valid)[1],
+               "val_cluster_accuracy": cluster_accuracy(logits.argmax(-1), y_valid, N_CLASSES)}
+        return {**out, **weight_diagnostics(model, x[:ESS_DIGITS], particles)} if particles else out
     return evaluate
+
+
+@torch.no_grad()
+def weight_diagnostics(model, x, K):
+    """val_ess and val_one_class (see evaluator) on digits x, from a forked random stream so that
+    the training run's own draws do not change."""
+    cuda = [x.device] if x.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.manual_seed(0)
+        unlabelled = {"x": x, "labels": torch.full((len(x), 1), -1, device=x.device),
+                      "mask": torch.zeros(len(x), 1, dtype=torch.bool, device=x.device)}
+        trace = model(unlabelled, K)
+    log_w = objectives.log_weights(trace, unlabelled["mask"])
+    w = torch.softmax(log_w, 0)
+    y = trace.y[..., 0]
+    return {"val_ess": float((1.0 / (w ** 2).sum(0)).mean()), "val_one_class": float((y == y[:1]).all(0).float().mean())}
 
 
 def build_model(cfg):
@@ -89,7 +116,7 @@ def run(cfg, method, seed, data_path, out_dir, device):
         return out
 
     return runs.train(out_dir, spec, lambda: build_model(cfg), batch_maker(data["x_train"], labels, cfg, device),
-                      evaluator(data["x_valid"], data["y_valid"], device), device,
+                      evaluator(data["x_valid"], data["y_valid"], device, particles=spec.particles), device,
                       {"cfg": cfg, "method": method, "seed": seed, "device": str(device)}, data_path, metrics)
 
 

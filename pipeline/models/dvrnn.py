@@ -148,7 +148,9 @@ class DVRNN(nn.Module):
         eps = noise["eps"] if "eps" in noise else torch.randn(T, N, self.z_dim, device=x.device)
         choose_y = w_y = None
         if self.n_classes:
-            q_x = F.linear(self.y_features(x, u).transpose(0, 1), w.q_feat, w.q_b)     # [T, B, q]
+            features = batch.get("y_features")
+            features = self.y_features(x, u) if features is None else features
+            q_x = F.linear(features.transpose(0, 1), w.q_feat, w.q_b)                  # [T, B, q]
             gumbel = noise.get("gumbel")
             if gumbel is None:                                       # Gumbel-max: argmax(logits + g) ~ q
                 gumbel = torch.rand(T, N, self.n_classes, device=x.device).clamp_(TINY, 1 - TINY)
@@ -210,13 +212,16 @@ class DVRNN(nn.Module):
         return torch.softmax(st["q_logits"], -1).view(K, B, T, -1).mean(0)
 
     @torch.no_grad()
-    def condition(self, batch, K):
-        """Run the inference recurrence over a seed sequence with no labels: the final state of
-        each of K particles (rows k * B + b) and their log-weights [K, B]."""
+    def condition(self, batch, K, state=None):
+        """Run the inference recurrence over a seed sequence with no labels, from `state` (K * B rows)
+        or the start: the final state of each of K particles (rows k * B + b) and their log-weights
+        [K, B].  batch["y_features"], when given, are q(y)'s BiLSTM features (of a longer sequence
+        that this batch is a part of: the particle filter's chunks)."""
         x = batch["x"]
         unlabelled = {"x": x, "u": batch.get("u"), "labels": torch.full(x.shape[:2], -1, device=x.device),
-                      "mask": torch.zeros(x.shape[:2], dtype=torch.bool, device=x.device)}
-        trace = self(unlabelled, K)
+                      "mask": torch.zeros(x.shape[:2], dtype=torch.bool, device=x.device),
+                      "y_features": batch.get("y_features")}
+        trace = self(unlabelled, K, state)
         return trace.state, log_weights(trace, unlabelled["mask"])
 
     # generation ------------------------------------------------------------------------

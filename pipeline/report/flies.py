@@ -8,6 +8,7 @@ import numpy as np
 from pipeline import layout, methods
 from pipeline.evaluate.kde import FIXED_MM
 from pipeline.io import read_json, write_json
+from pipeline.evaluate import variance
 from pipeline.report import verdicts
 from pipeline.report.pages import embed, render
 from pipeline.results import read_arrays, read_runs
@@ -36,7 +37,8 @@ def diagnostics(frame, fps):
         spread, bias, speed, true_speed = np.mean(values, 0)
         rows.append({"model": NAMES[model], "spread": f"{spread:.2f}", "bias": f"{bias:.2f}",
                      "speed": f"{speed:.1f}", "true_speed": f"{true_speed:.1f}",
-                     "ess": f"{runs.ess_after_seed.mean():.1f} of {int(runs.continuations.iloc[0])}"})
+                     "ess": f"{runs.ess_after_seed.mean():.1f} of {int(runs.continuations.iloc[0])}",
+                     "ess_filter": f"{runs.ess_filter.mean():.1f}"})
     return rows
 
 
@@ -46,8 +48,11 @@ def ordering(means):
 
 
 def rules_table(frame):
-    """Table 1 summed over both flies under every bandwidth rule, with each rule's ordering."""
-    rules = {"Scott's rule, per model": ("kde_fly1", "kde_fly2"), "shared, chosen on validation": ("shared_fly1", "shared_fly2")}
+    """Table 1 summed over both flies under every rule, with each rule's ordering."""
+    rules = {"defensive, chosen on validation (the verdicts)": ("defensive_fly1", "defensive_fly2"),
+             "defensive, continuations from a particle filter over the seed": ("filter_fly1", "filter_fly2"),
+             "shared bandwidth, chosen on validation": ("shared_fly1", "shared_fly2"),
+             "Scott's rule, per model": ("kde_fly1", "kde_fly2")}
     rules.update({f"fixed {h} mm": (f"fixed_{h}_fly1", f"fixed_{h}_fly2") for h in FIXED_MM})
     rows, orders = [], {}
     for rule, (a, b) in rules.items():
@@ -61,18 +66,18 @@ def rules_table(frame):
     return rows, stable
 
 
-def claims(frame, bandwidth):
-    """Table 1's claims at the shared bandwidth, each decided by the rule of verdicts.py."""
-    frame = frame.assign(shared_both=frame.shared_fly1 + frame.shared_fly2)
+def claims(frame, rule):
+    """Table 1's claims under the defensive rule chosen on validation, each decided by the rule of verdicts.py."""
+    frame = frame.assign(shared_both=frame.defensive_fly1 + frame.defensive_fly2)
     score = lambda m, col: verdicts.by_seed(frame, "method", m, col)  # noqa: E731
     out = []
     for fly in (1, 2):
-        col = f"shared_fly{fly}"
+        col = f"defensive_fly{fly}"
         means = frame.groupby("method")[col].mean().to_dict()
         comparisons = [verdicts.paired("CWS+DVRNN", NAMES[m], score("cws", col), score(m, col)) for m in MODELS[1:]]
         out.append(verdicts.claim(
             f"CWS+DVRNN gives the true position of fly {fly} the highest KDE density (Table 1)",
-            f"CWS {PAPER['cws'][fly - 1]} (best)", f"order at {bandwidth:g} mm: {ordering(means)}", comparisons,
+            f"CWS {PAPER['cws'][fly - 1]} (best)", f"order ({rule}): {ordering(means)}", comparisons,
             scale=1.0, unit="", why="orderings compare; raw values do not (other units and data)"))
     chain = [verdicts.paired(NAMES[a], NAMES[b], score(a, "shared_both"), score(b, "shared_both"))
              for a, b in zip(MODELS, MODELS[1:])]
@@ -80,6 +85,81 @@ def claims(frame, bandwidth):
                               f"{ordering(frame.groupby('method').shared_both.mean().to_dict())} (sum over both flies)",
                               chain, scale=1.0, unit="", why="each neighbouring pair in the paper's order"))
     return out
+
+
+def variance_rows(frame, steps, radius):
+    """Table 1's spread decomposed (evaluate/variance.py) for each model and each paired comparison
+    of CWS with a rival, per fly, under the verdicts' rule and, for the comparisons, the shared bandwidth.
+    steps: the select stage's per-step scores {"<run>.<rule>": [W, H, 2]}; radius [W] of the test windows."""
+    seeds = sorted(frame.seed.unique().tolist())
+    folder = {(r.method, r.seed): Path(r.folder).name for _, r in frame.iterrows()}
+    table = lambda m, rule, fly: np.stack([steps[f"{folder[m, s]}.{rule}"][..., fly] for s in seeds])  # noqa: E731
+    floor = -np.log(np.pi * np.asarray(radius, np.float64) ** 2)[:, None]     # a uniform guess over the dish
+    rows = []
+    for fly in (0, 1):
+        for rule in ("defensive", "shared"):
+            pairs = [(NAMES[m], table(m, rule, fly), floor) for m in MODELS if rule == "defensive"]
+            pairs += [(f"CWS+DVRNN - {NAMES[m]}", table("cws", rule, fly) - table(m, rule, fly), None) for m in MODELS[1:]]
+            for name, values, gross in pairs:
+                d = variance.decompose(values, gross)
+                rows.append({"fly": fly + 1, "rule": "verdicts' (defensive)" if rule == "defensive" else "shared bandwidth",
+                             "what": name, "sd": f"{d['entry_sd']:.1f}", "seed": f"{np.sqrt(d['seed']):.1f}",
+                             "window": f"{np.sqrt(d['window']):.1f}", "cell": f"{np.sqrt(d['seed_x_window']):.1f}",
+                             "seed_share": f"{100 * d['seed_share']:.0f}%", "cells": f"{100 * d['top_cells_share']:.0f}%",
+                             "steps": f"{100 * d['top_steps_share']:.0f}%",
+                             "gross": "" if gross is None else f"{100 * d['gross_fraction']:.1f}% / {100 * d['gross_share']:.0f}%",
+                             "sd_value": d["entry_sd"], "key": (fly, rule, name)})
+    return rows
+
+
+def seed_rows(frame, steps, radius):
+    """Per model and training seed: the verdicts' Table 1 entries and the fraction of test steps whose
+    true position scores below a uniform guess over the dish (the continuations have lost the fly)."""
+    floor = -np.log(np.pi * np.asarray(radius, np.float64) ** 2)[:, None, None]
+    rows = []
+    for _, r in frame.sort_values(["method", "seed"], key=lambda c: c.map(MODELS.index) if c.name == "method" else c).iterrows():
+        values = steps[f"{Path(r.folder).name}.defensive"]
+        rows.append({"model": NAMES[r.method], "seed": int(r.seed), "fly1": f"{r.defensive_fly1:.1f}",
+                     "fly2": f"{r.defensive_fly2:.1f}", "lost": f"{100 * (values < floor).mean():.0f}%"})
+    return rows
+
+
+def narrowing(rows):
+    """How much narrower the verdicts' rule makes CWS - RWS's seed spread than the shared bandwidth, per fly."""
+    sd = {r["key"]: r["sd_value"] for r in rows}
+    pair = f"CWS+DVRNN - {NAMES['rws']}"
+    return {fly + 1: sd[fly, "shared", pair] / sd[fly, "defensive", pair] if sd[fly, "defensive", pair] > 0 else float("nan")
+            for fly in (0, 1)}
+
+
+def fig_seeds(frame, steps, models=("cws", "rws"), fly=0, samples=12):
+    """Why training seeds differ: the test window where CWS - RWS's window total (fly 1, the verdicts'
+    rule) varies most between seeds; one row per model, one column per seed, with the seed track,
+    the true continuation and a few sampled continuations, titled by the window's total."""
+    seeds = sorted(frame.seed.unique().tolist())
+    folder = {(r.method, r.seed): r.folder for _, r in frame.iterrows()}
+    total = lambda m, sd: steps[f"{Path(folder[m, sd]).name}.defensive"][..., fly].sum(1)  # noqa: E731
+    diff = np.stack([total(models[0], sd) - total(models[1], sd) for sd in seeds])        # [S, W]
+    window = int(diff.std(0).argmax())
+    fig, axes = plt.subplots(len(models), len(seeds), figsize=(2.6 * len(seeds), 2.6 * len(models)), squeeze=False)
+    for i, model in enumerate(models):
+        for j, sd in enumerate(seeds):
+            d, ax = read_arrays("flies", folder[model, sd]), axes[i, j]
+            r = float(d["radius"][window])
+            ax.add_patch(plt.Circle((0, 0), r, fill=False, color="0.6"))
+            for k in range(min(samples, d["positions"].shape[1])):
+                track = d["positions"][window, k, :, fly]
+                ax.plot(track[:, 0], track[:, 1], color=methods.FLIES[model].colour, linewidth=0.5, alpha=0.6)
+            seed_track, truth = d["seed_track"][window, :, fly], d["truth"][window, :, fly]
+            ax.plot(seed_track[:, 0], seed_track[:, 1], color="black", linewidth=1.0)
+            ax.plot(truth[:, 0], truth[:, 1], color="red", linewidth=1.2)
+            ax.set_title(f"{NAMES[model]}, seed {sd}: {total(model, sd)[window]:.0f}", fontsize=7)
+            ax.set_xlim(-r * 1.05, r * 1.05)
+            ax.set_ylim(-r * 1.05, r * 1.05)
+            ax.set_aspect("equal")
+            ax.set_xticks([])
+            ax.set_yticks([])
+    return fig, window
 
 
 def fig5b(folders, n_windows=4):
@@ -144,39 +224,56 @@ def fig6(folders, bandwidth, window=0):
     return fig
 
 
-def build(params, cfg, run_dirs, bandwidth_json, data_path, out_html, fig_dir, summary_json):
+def build(params, cfg, run_dirs, bandwidth_json, steps_npz, data_path, out_html, fig_dir, summary_json):
     frame, _ = read_runs("flies", run_dirs)
     shared = read_json(bandwidth_json)
-    frame["shared_fly1"] = [shared["runs"][f]["kde_fly1"] for f in frame.folder]
-    frame["shared_fly2"] = [shared["runs"][f]["kde_fly2"] for f in frame.folder]
+    for fly in ("fly1", "fly2"):
+        frame[f"shared_{fly}"] = [shared["runs"][f][f"kde_{fly}"] for f in frame.folder]
+        frame[f"defensive_{fly}"] = [shared["runs"][f][f"defensive_{fly}"] for f in frame.folder]
+        frame[f"filter_{fly}"] = [shared["runs"][f][f"filter_{fly}"] for f in frame.folder]
+    with np.load(steps_npz) as f:
+        steps = dict(f)
     for h in FIXED_MM:
         for fly in ("fly1", "fly2"):
             frame[f"fixed_{h}_{fly}"] = [k[str(h)][fly] for k in frame.kde_fixed]
     seeds = sorted(frame.seed.unique().tolist())
     with np.load(data_path) as data:
         fps = float(data["fps"])
-    summary = summarise(frame, "method", ["shared_fly1", "shared_fly2", "kde_fly1", "kde_fly2"])
-    table = [{"model": NAMES[r.method], "n": r.n, "fly1": fmt_col(r, "shared_fly1"), "fly2": fmt_col(r, "shared_fly2"),
-              "scott1": fmt_col(r, "kde_fly1"), "scott2": fmt_col(r, "kde_fly2"),
+    summary = summarise(frame, "method", ["defensive_fly1", "defensive_fly2", "shared_fly1", "shared_fly2"])
+    table = [{"model": NAMES[r.method], "n": r.n, "fly1": fmt_col(r, "defensive_fly1"), "fly2": fmt_col(r, "defensive_fly2"),
+              "shared1": fmt_col(r, "shared_fly1"), "shared2": fmt_col(r, "shared_fly2"),
               "paper1": PAPER[r.method][0], "paper2": PAPER[r.method][1]} for _, r in summary.iterrows()]
     rules, stable = rules_table(frame)
     cws = frame[frame.method == "cws"]
     accuracy = {k: summarise(cws, "method", [k], bounds=ACCURACY).iloc[0]
                 for k in ("test_annotated_top1", "test_all_frames_top1") if k in cws}
     accuracy = {k: fmt_col(v, k, 100) for k, v in accuracy.items()}
-    found = claims(frame, shared["bandwidth_mm"])
+    rule = f"defensive, {shared['defensive_bandwidth_mm']:g} mm, eps {shared['defensive_eps']:g}"
+    found = claims(frame, rule)
+    spread = variance_rows(frame, steps, read_arrays("flies", frame.folder.iloc[0])["radius"])
+    narrower = narrowing(spread)
+    per_seed = seed_rows(frame, steps, read_arrays("flies", frame.folder.iloc[0])["radius"])
     first = {r.method: r.folder for _, r in frame[frame.seed == seeds[0]].iterrows()}
     names = [Path(fig_dir) / name for name in layout.FIGURE_NAMES["flies"]]
     tracks = embed(fig5b(first), names[0])
     kdes = embed(fig6(first, shared["bandwidth_mm"]), names[1])
-    write_json(summary_json, {"table1": {r.method: {"fly1": r.shared_fly1, "fly2": r.shared_fly2}
+    fig, seed_window = fig_seeds(frame, steps)
+    seeds_fig = embed(fig, names[2])
+    write_json(summary_json, {"table1": {r.method: {"fly1": r.defensive_fly1, "fly2": r.defensive_fly2}
                                          for _, r in summary.iterrows()},
-                              "bandwidth_mm": shared["bandwidth_mm"], "ordering_stable": stable,
+                              "table1_shared_bandwidth": {r.method: {"fly1": r.shared_fly1, "fly2": r.shared_fly2}
+                                                          for _, r in summary.iterrows()},
+                              "bandwidth_mm": shared["bandwidth_mm"], "defensive_bandwidth_mm": shared["defensive_bandwidth_mm"],
+                              "defensive_eps": shared["defensive_eps"], "ordering_stable": stable,
+                              "cws_minus_rws_sd_narrowing": {f"fly{k}": v for k, v in narrower.items()},
                               "claims": found, "runs": list(map(str, run_dirs))})
     row = frame.iloc[0]
     render("flies.html.j2", out_html, title="Fly-vs-Fly: continuations scored by KDE (paper Table 1, Fig. 5b, 6)",
            table=table, rules=rules, stable=stable, models=[NAMES[m] for m in MODELS], model_keys=MODELS,
            bandwidth=shared["bandwidth_mm"], grid=shared["valid_total_by_bandwidth"], rule=verdicts.RULE,
+           defensive_bandwidth=shared["defensive_bandwidth_mm"], eps=shared["defensive_eps"],
+           epsilons=next(iter(shared["valid_defensive_totals"].values())).keys(), spread=spread, narrower=narrower, per_seed=per_seed,
+           fig_seeds=seeds_fig, seed_window=seed_window,
            diagnostics=diagnostics(frame, fps), claims=found, accuracy=accuracy, fig_tracks=tracks,
            fig_kde=kdes, cfg=cfg, windows=int(row.windows), valid_windows=int(row.valid_windows),
            horizon=int(row.horizon), continuations=int(row.continuations), profile=params["profile"], seeds=seeds)

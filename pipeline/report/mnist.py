@@ -14,6 +14,7 @@ from pipeline.report.tables import ACCURACY, fmt_col, summarise
 COLUMNS = ["val_accuracy", "val_accuracy_best", "val_accuracy_mean_over_epochs", "val_cluster_accuracy",
            "posterior_accuracy"]
 LABELS = {k: m.label for k, m in methods.MNIST.items()}
+MANY = 50                  # the particles of cws_k50 (experiments/mnist.py MANY_PARTICLES; reports load no model code)
 
 
 def claims(frame, curves):
@@ -48,10 +49,58 @@ def claims(frame, curves):
                 f"{'matters' if gap.verdict != 'inconclusive' else 'makes no clear difference'}")
         entry["paper_claim"] = False
         out.append(entry)
+    if {"cws_enumerated", "m1m2"} <= present:
+        out.append(source_of_gap(acc, "cws_k50" in present))
     out.append({"claim": "CWS conditionally generates as well as prior art: z fixed, y varied (Fig. 2b, 2c)",
                 "paper": "images", "ours": "see Fig. 2b, 2c", "verdict": "not comparable", "difference": "",
                 "why": "a visual judgement"})
     return out
+
+
+def source_of_gap(acc, many):
+    """Sensitivity (not a paper claim): does CWS trail M1+M2 because it samples y, or because of its
+    objective?  CWS with y enumerated keeps CWS's objective and removes the sampling (M1+M2 also
+    enumerates); CWS with K = 50 (when `many`, mnist.cws_k50) samples more.  Each difference is
+    decided by the rule."""
+    sampling = verdicts.paired(LABELS["cws_enumerated"], "CWS", acc("cws_enumerated"), acc("cws"))
+    particles = [verdicts.paired(LABELS["cws_k50"], "CWS", acc("cws_k50"), acc("cws"))] if many else []
+    objective = verdicts.paired("M1+M2", LABELS["cws_enumerated"], acc("m1m2"), acc("cws_enumerated"))
+    total = verdicts.paired("M1+M2", "CWS", acc("m1m2"), acc("cws"))
+    effect = {"reproduced": "sampling y costs CWS accuracy (with y enumerated it does better)",
+              "contradicted": "sampling y helps CWS (with y enumerated, the exact target, it does worse: the sampled "
+                              "update's self-training on q's own guesses is worth more than the exact posterior of p)",
+              "inconclusive": "enumerating y makes no clear difference"}[sampling.verdict]
+    cause = {"reproduced": "M1+M2 beats CWS's objective even with y enumerated: the gap comes from the objective",
+             "contradicted": "CWS's objective with y enumerated beats M1+M2",
+             "inconclusive": "M1+M2 and CWS with y enumerated are not clearly apart"}[objective.verdict]
+    reading = f"{effect}; {cause}"
+    entry = verdicts.claim(
+        f"Sensitivity (not a paper claim): CWS does better with y enumerated{', or with K = 50,' if many else ''} than "
+        f"with y sampled from K = 10 particles (is the gap to M1+M2 the sampling?)",
+        "the paper does not separate them",
+        "; ".join(f"{LABELS[m]} {100 * np.mean(list(acc(m).values())):.1f}%"
+                  for m in ("cws", "cws_enumerated", *(["cws_k50"] if many else []), "m1m2")),
+        [sampling, *particles], why=f"M1+M2 - CWS {total.text(100, ' points')}; M1+M2 - CWS enumerated "
+                                   f"{objective.text(100, ' points')}: {reading}")
+    entry["paper_claim"] = False
+    return entry
+
+
+def weights_figure(by_method, K):
+    """Per epoch, the effective sample size of each sampling CWS run's weights on unlabelled
+    validation digits, as a fraction of its K, and the fraction of digits whose K samples of y are
+    one class (wake-phi is then self-training)."""
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    sampling = {m: by_method[m] for m in ("cws", "cws_k50") if m in by_method}
+    scaled = {m: [f.assign(ess_fraction=f.val_ess / (MANY if m == "cws_k50" else K)) for f in frames]
+              for m, frames in sampling.items()}
+    figures.curves_with_bands(scaled, methods.MNIST, y="ess_fraction", ylabel="ESS / K", ax=axes[0],
+                              title="effective sample size, unlabelled digits", bounds=(0, 1))
+    figures.curves_with_bands(sampling, methods.MNIST, y="val_one_class", ylabel="fraction of digits", ax=axes[1],
+                              title="all K samples of y are one class", bounds=(0, 1))
+    fig.tight_layout()
+    return fig
 
 
 def build(params, cfg, run_dirs, data_path, out_html, fig_dir, summary_json):
@@ -61,7 +110,7 @@ def build(params, cfg, run_dirs, data_path, out_html, fig_dir, summary_json):
     with np.load(data_path) as data:
         n_train, n_valid = len(data["y_train"]), len(data["y_valid"])
     grids = []
-    for letter, name, method in zip("bc", layout.FIGURE_NAMES["mnist"][1:], ("cws", "m1m2")):
+    for letter, name, method in zip("bc", layout.FIGURE_NAMES["mnist"][1:3], ("cws", "m1m2")):
         first = frame[(frame.method == method) & (frame.seed == seeds[0])]
         if len(first):
             rows = read_arrays("mnist", first.folder.iloc[0])["grid"]
@@ -72,6 +121,10 @@ def build(params, cfg, run_dirs, data_path, out_html, fig_dir, summary_json):
     fig_curves = embed(figures.curves_with_bands(curves_by(frame, curves, "method"), methods.MNIST,
                                                  title="MNIST, validation accuracy of q(y|x)"),
                        Path(fig_dir) / layout.FIGURE_NAMES["mnist"][0])
+    by_method = curves_by(frame, curves, "method")
+    fig_weights = (embed(weights_figure(by_method, cfg["particles"]), Path(fig_dir) / layout.FIGURE_NAMES["mnist"][3])
+                   if by_method.get("cws") and all("val_ess" in f for f in by_method["cws"]) else None)
+    ess = {m: np.mean([f.val_ess.iloc[-1] for f in by_method[m]]) for m in ("cws", "cws_k50") if fig_weights and m in by_method}
     table = [{"label": LABELS.get(r.method, r.method), "n": r.n,
               **{name: fmt_col(r, c, 100) for name, c in
                  zip(("final", "best", "speed", "cluster", "posterior"), COLUMNS)}} for _, r in summary.iterrows()]
@@ -80,7 +133,8 @@ def build(params, cfg, run_dirs, data_path, out_html, fig_dir, summary_json):
         r.method: {c: {"mean": r[c], "low": r[c + "_low"], "high": r[c + "_high"]} for c in COLUMNS}
         for _, r in summary.iterrows()}})
     render("mnist.html.j2", out_html, title="MNIST: semi-supervised M2 (paper Fig. 2)", claims=found, rule=verdicts.RULE,
-           table=table, fig_curves=fig_curves, grids=grids, labels=cfg["labels"],
+           table=table, fig_curves=fig_curves, grids=grids, labels=cfg["labels"], fig_weights=fig_weights,
+           ess=ess, particles=cfg["particles"], many=MANY,
            alpha=cfg["alpha"], source=cfg["source"], n_train=n_train, n_valid=n_valid,
            profile=params["profile"], seeds=seeds)
     return found

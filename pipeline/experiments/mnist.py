@@ -67,8 +67,8 @@ def evaluator(x_valid, y_valid, device, chunk=2000, particles=None):
     """Validation accuracy of argmax q(y | x), and cluster accuracy (for unsupervised runs).  With
     `particles` K, also how CWS's weights behave on the first ESS_DIGITS validation digits taken as
     unlabelled, with y sampled from q(y | x): their effective sample size (val_ess, 1..K), and the
-    fraction of digits whose K samples are all one class (val_one_class), where the normalised
-    weights are uniform and wake-phi becomes self-training on q's own guess."""
+    fraction of digits whose K samples are all one class (val_one_class), where wake-phi's target
+    is that class whatever the weights: self-training on q's own guess."""
     x = torch.as_tensor(x_valid, device=device)
 
     def evaluate(model):

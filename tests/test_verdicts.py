@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from pipeline.evaluate.kde import (FIXED_MM, GRID_MM, defensive_log_density, dish_mass, effective_sample_size,
-                                   kde_log_density, select_bandwidth, select_rule, shared_bandwidth_scores,
+from pipeline.evaluate.kde import (FIXED_MM, GRID_MM, defensive_log_density, dish_mass, kde_log_density,
+                                   select_bandwidth, select_rule, shared_bandwidth_scores,
                                    validation_grids, window_totals)
 from pipeline.report import verdicts
 
@@ -145,13 +145,6 @@ def test_dish_mass_is_the_gaussian_mass_inside_the_dish():
 def test_select_bandwidth_takes_the_best_total_and_the_grid_holds_the_fixed_values():
     assert select_bandwidth({"0.5": -10.0, "1.0": -3.0, "2.0": -7.0}) == "1.0"
     assert set(FIXED_MM) <= set(GRID_MM)
-
-
-def test_effective_sample_size_runs_from_one_to_k():
-    assert effective_sample_size(np.zeros((10, 3))) == pytest.approx([10, 10, 10])
-    peaked = np.full((10, 1), -1e9)
-    peaked[3] = 0.0
-    assert effective_sample_size(peaked) == pytest.approx([1.0])
 
 
 def test_a_claim_notes_when_its_runs_were_still_learning():

@@ -59,12 +59,6 @@ def select_bandwidth(valid_totals):
     return max(sorted(valid_totals), key=lambda h: valid_totals[h])
 
 
-def effective_sample_size(log_w):
-    """Kish's effective sample size of each column's normalised weights: [K, B] -> [B], in 1..K."""
-    w = np.exp(log_w - log_w.max(0, keepdims=True))
-    return w.sum(0) ** 2 / (w ** 2).sum(0)
-
-
 def shared_bandwidth_scores(valid_grids, valid_defensive, test, floor=0.05):
     """Table 1 under the two rules chosen on validation windows before any test window is scored.
 

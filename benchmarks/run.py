@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tests.conftest import make_repo_copy, run
 
-MINUTES = 40          # the whole default run on 2 CPU cores (the README's figure adds the virtual environment)
+MINUTES = 40          # the whole default run on 2 CPU cores (docs/performance.md's figure adds the virtual environment)
 
 
 def goals(repo, seconds):

@@ -60,6 +60,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="workers (default: the cores)")
     args = parser.parse_args(argv)
+    # DVC runs each stage's `python` from PATH: make it this interpreter, venv activated or not
+    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
     if up_to_date():
         print("Data and pipelines are up to date.")
         return

@@ -70,8 +70,32 @@ def test_a_stage_with_bad_params_stops_before_any_work(tmp_path, stage):
                             capture_output=True, text=True)
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert lines == ["error: params.yaml: key 'supervision' is 1.5; it must be a number in [0, 1]"]
+    assert len(lines) == 1 and lines[0].startswith("error: params.yaml: key 'supervision' is 1.5; it must be a number "
+                                                   "in [0, 1]")
+    # the check stage, the one `dvc exp run -S` stops at, also says how to restore the file
+    assert ("git checkout params.yaml" in lines[0]) == (stage[0] == "stages.check_params")
     assert not (repo / "data").exists()
+
+
+def test_the_check_stage_without_torch_says_to_activate_the_environment(tmp_path):
+    """Plain `dvc repro` outside the venv runs the system python: one line, before any import fails."""
+    import shutil
+    system = shutil.which("python3", path="/usr/bin:/bin:/usr/local/bin")
+    probe = subprocess.run([system, "-c", "import torch"], capture_output=True) if system else None
+    if probe is None or probe.returncode == 0:
+        pytest.skip("no system python without torch on this machine")
+    result = subprocess.run([system, "-m", "stages.check_params", "--out", str(tmp_path / "x.sha256")], cwd=ROOT,
+                            capture_output=True, text=True)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode != 0 and len(lines) == 1 and "source .venv/bin/activate" in lines[0]
+
+
+def test_repro_puts_its_own_interpreter_first_on_path(monkeypatch):
+    from pipeline import repro
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")
+    monkeypatch.setattr(repro, "up_to_date", lambda: True)
+    repro.main([])
+    assert os.environ["PATH"].split(os.pathsep)[0] == os.path.dirname(sys.executable)
 
 
 def test_the_check_stage_names_a_stale_graph(tmp_path):

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipeline import config, graph, layout, runs
+from pipeline import config, layout, runs
 from pipeline.data.handwriting import FIG4_TEXT, clean_text, cut_windows, encode_text, render_text, standardise
 from pipeline.evaluate import writing
 from pipeline.evaluate.classification import topk_accuracy
@@ -39,7 +39,8 @@ from pipeline.experiments import handwriting
 from pipeline.models.pen_context import PenTracker, pen_context
 from tests.conftest import ROOT
 
-DEFAULT_RUNS = (graph._run("handwriting", "ceiling", "baseline", 0), graph._run("handwriting", "main", "cws", 0))
+DEFAULT_RUNS = (layout.run_folder("handwriting", "baseline", 0, group="ceiling"),
+                layout.run_folder("handwriting", "cws", 0, group="main"))
 
 
 def reference_windows(seq_len, mean, std):
@@ -125,7 +126,7 @@ def main():
     for folder in map(Path, args.runs):
         method, seed = folder.name.split("-")[0], int(folder.name.rsplit("-s", 1)[1])
         model = runs.load_trained(ROOT / folder, handwriting.build_model(cfg, method), "cpu")
-        reader = runs.load_trained(ROOT / graph._run("handwriting", "ceiling", "baseline", seed),
+        reader = runs.load_trained(ROOT / layout.run_folder("handwriting", "baseline", seed, group="ceiling"),
                                    handwriting.build_model(cfg, "baseline"), "cpu")
         if header is None:
             print(f"{'run':40} reference {read_windows(reader, x, y):6.1%}")

@@ -1,7 +1,7 @@
 """One paper-profile epoch of MNIST and of handwriting on this machine: time, peak memory, projected total.
 
 It runs the stages' own code (the experiment's build_model, spec_for, batch makers, evaluator and
-train_step; then score() on the trained weights) at the sizes of params.yaml's `paper` profile, on
+train_step; then score() on the trained weights) at the sizes of the `paper` profile (pipeline/profiles/paper.yaml), on
 arrays of the paper's shapes filled with random values (the cost of a step does not depend on them,
 and the real data need the network).  Per experiment it prints
 
@@ -146,7 +146,7 @@ def measure(name, case, cfg, params, device, probe, steps, tmp):
     print(f"  scoring one run: {score:.1f} s; peak memory with it {peak_memory(device) / 2 ** 30:.2f} GiB")
     run_seconds = {m: cfg["epochs"] * (per_step[m] * case["steps"] + valid) + score for m in case["runs"]}
     total = sum(case["runs"][m] * run_seconds[m] for m in case["runs"])
-    print(f"  projected {params['profile']} profile: {sum(case['runs'].values())} runs ({len(params['seeds'])} seeds); one CWS run "
+    print(f"  projected {args.profile} profile: {sum(case['runs'].values())} runs ({len(params['seeds'])} seeds); one CWS run "
           f"{run_seconds['cws'] / 3600:.2f} h; all runs one after another {total / 3600:.1f} h", flush=True)
 
 
@@ -156,10 +156,10 @@ def main():
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--probe", type=int, default=10, help="timed steps of every method (default 10)")
     parser.add_argument("--steps", type=int, default=0, help="timed CWS steps (default: the whole epoch)")
-    parser.add_argument("--profile", default="paper", choices=["smoke", "default", "paper"],
+    parser.add_argument("--profile", default="paper", choices=config.PROFILES,
                         help="whose sizes (default paper; smoke checks this script in seconds)")
     args = parser.parse_args()
-    params = {**config.load(ROOT / "params.yaml"), "profile": args.profile}
+    params = config.with_profile(config.load(ROOT / "params.yaml"), args.profile)
     device = pick_device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"torch {torch.__version__} on {name}; params.yaml profile {args.profile}, seeds {params['seeds']}")

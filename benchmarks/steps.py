@@ -1,7 +1,7 @@
 """One training step of every sequence model, today's against the step before the speed work.
 
 For each model (the handwriting DVRNN with its stroke head, the fly DVRNN with its Gaussian head,
-the VRNN, the binned RNN) at the sizes of the `default` and `paper` profiles of params.yaml, it
+the VRNN, the binned RNN) at the sizes of the `default` and `paper` profiles (pipeline/profiles/), it
 times one step (forward, both backward passes, both optimiser steps) of today's code and of the
 reference (benchmarks/reference.py: the code at commit 159f627), side by side in one process with
 the same weights and batch (and the stages' process settings, train.tune_cpu, for both), and prints
@@ -23,7 +23,7 @@ import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks import reference
-from pipeline import objectives
+from pipeline import config, objectives
 from pipeline.experiments import flies
 from pipeline.models.baselines import BinnedRNN
 from pipeline.models.dvrnn import DVRNN
@@ -53,8 +53,8 @@ def gemm_peak(device, seconds=2.0):
 
 def cases(profile):
     """(name, build(module), batch, K, objective) of every sequence model at a profile's sizes."""
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    hw, fl = params["handwriting"][profile], params["flies"][profile]
+    sizes = config.profile(profile)
+    hw, fl = sizes["handwriting"], sizes["flies"]
     g = torch.Generator().manual_seed(0)
     B, T = hw["batch_size"], hw["seq_len"]
     x = torch.randn(B, T, 4, generator=g)

@@ -1,9 +1,12 @@
-"""Read params.yaml, merge the active profile, and validate every knob before any work.
+"""Read params.yaml and validate every knob before any work; the profiles it can be set to.
 
-Each dataset section holds its shared knobs plus one block per profile
-(`smoke`, `default`, `paper`); `settings(params, "mnist")` returns the shared knobs
-overlaid with the block of the active profile.
+Every key of params.yaml is in force.  A dataset section holds its own knobs (SHARED) and the sizes,
+epochs, particles and learning rates of a profile (pipeline/profiles/<name>.yaml: smoke, default,
+paper), which `python -m pipeline.profile NAME` writes into it (with_profile); `profile_of` names the
+profile the values are, if any.
 """
+import copy
+import functools
 from numbers import Integral, Real
 from pathlib import Path
 
@@ -12,7 +15,47 @@ import yaml
 from pipeline import PipelineError
 
 PROFILES = ("smoke", "default", "paper")
+PROFILE_DIR = Path(__file__).parent / "profiles"
 PARAMS_FILE = Path("params.yaml")
+SECTIONS = ("mnist", "handwriting", "flies")
+SHARED = {"mnist": ("source", "local_dir", "split_seed", "labels", "alpha", "cws_k50"),
+          "handwriting": ("source", "local_dir", "trusted_sha256", "deepwriting_url", "iamondb_url", "fonts",
+                          "data_seed", "rates", "normalised_ssws", "alpha", "pen_context"),
+          "flies": ("source", "local_dir", "supervision", "data_seed", "arena_radius", "fps", "ppm", "max_wing_gap",
+                    "train_movies", "test_movies", "rws_classes", "kde_floor_mm", "filter_chunk")}
+TOP = ("seeds", "device", "threads", "supervision", "supervision_pattern", *SECTIONS)
+
+
+def profile(name):
+    """{section: {key: value}}: the sized knobs of profile `name`."""
+    return copy.deepcopy(_read_profile(name))
+
+
+@functools.cache
+def _read_profile(name):
+    return yaml.safe_load((PROFILE_DIR / f"{name}.yaml").read_text())
+
+
+def sized_keys(section):
+    """The keys a profile sets in `section`, over every profile (a profile may leave some out)."""
+    return list(dict.fromkeys(k for name in PROFILES for k in profile(name)[section]))
+
+
+def with_profile(params, name):
+    """params with every section's sized knobs replaced by profile `name`'s."""
+    blocks = profile(name)
+    return {**params, **{s: {**{k: v for k, v in params[s].items() if k not in sized_keys(s)}, **blocks[s]}
+                         for s in SECTIONS}}
+
+
+def profile_of(params):
+    """The profile whose values params holds ("default"), or the nearest one and how many of its
+    values were changed ("default, 2 values changed")."""
+    def changed(name):
+        return sum(params[s].get(k) != v for s, block in profile(name).items() for k, v in block.items())
+    name = min(PROFILES, key=changed)
+    n = changed(name)
+    return name if n == 0 else f"{name}, {n} value{'s' * (n > 1)} changed"
 
 
 def _choice(*allowed):
@@ -76,7 +119,6 @@ def _flag(v):
 
 # key -> check; a check returns None when the value is allowed, else a description of what is.
 RULES = {
-    "profile": _choice(*PROFILES),
     "seeds": _seeds,
     "device": _choice("auto", "cpu", "cuda"),
     "threads": _at_least(1),
@@ -97,7 +139,7 @@ RULES = {
     "flies.kde_floor_mm": _positive,
     "flies.filter_chunk": _at_least(1),
 }
-NULLABLE = {"train_windows", "test_windows", "valid_windows"}   # null = every window the data has (or a default)
+NULLABLE = {"train_windows", "test_windows", "valid_windows", "stride"}   # null: every window the data has (or a default); stride: the window
 
 
 def check_fraction(key, value):
@@ -126,15 +168,19 @@ def validate(params, source="params.yaml"):
         problem = check(value)
         if problem:
             raise PipelineError(f"{source}: key '{key}' is {value!r}; it must be {problem}")
-    for section in ("mnist", "handwriting", "flies"):
-        if section in params and params["profile"] not in params[section]:
-            raise PipelineError(
-                f"{source}: section '{section}' has no block for profile '{params['profile']}'")
-        for key, value in params.get(section, {}).get(params["profile"], {}).items():
-            problem = _size(key, value)
-            if problem:
-                raise PipelineError(f"{source}: key '{section}.{params['profile']}.{key}' is {value!r}; "
-                                    f"it must be {problem}")
+    unknown = [k for k in params if k not in TOP] + [f"{s}.{k}" for s in SECTIONS for k in params[s]
+                                                     if k not in SHARED[s] and k not in sized_keys(s)]
+    if unknown:
+        hint = (" (profiles are not keys: `python -m pipeline.profile NAME` writes one's values)"
+                if unknown[0].split(".")[-1] in ("profile", *PROFILES) else "")
+        raise PipelineError(f"{source}: unknown key '{unknown[0]}'{hint}; remove it")
+    for section in SECTIONS:
+        for key in sized_keys(section):
+            if key in params[section]:
+                problem = _size(key, params[section][key])
+                if problem:
+                    raise PipelineError(f"{source}: key '{section}.{key}' is {params[section][key]!r}; "
+                                        f"it must be {problem}")
     return params
 
 
@@ -153,8 +199,5 @@ def load(path=PARAMS_FILE):
 
 
 def settings(params, section):
-    """The section's shared knobs overlaid with the active profile's block."""
-    block = params[section]
-    merged = {k: v for k, v in block.items() if k not in PROFILES}
-    merged.update(block[params["profile"]])
-    return merged
+    """The knobs of one experiment: its section of params.yaml."""
+    return dict(params[section])

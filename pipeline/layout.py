@@ -3,12 +3,13 @@ path of dvc.yaml from these, stages receive their paths as arguments, and the ru
 names the files inside a run folder from here."""
 
 RAW = "data/raw"                       # downloads (not DVC outputs: their names depend on the source)
-CODE = "data/code"                     # check_params writes one fingerprint per stage entry point here
+CHECKED = "data/params.checked"        # check_params' mark (the same bytes every time); every stage depends on it
 
 
-def fingerprint(module):
-    """The file listing the hash of every source file `module` runs; its stages depend on it."""
-    return f"{CODE}/{module}.sha256"
+def run_folder(experiment, method, seed, group=None, rate=None):
+    """A run's folder: runs/<experiment>[/<group>]/<method>[-r<rate>]-s<seed>."""
+    name = f"{method}-r{rate}-s{seed}" if rate is not None else f"{method}-s{seed}"
+    return "/".join(p for p in ("runs", experiment, group, name) if p)
 
 
 def prepared(experiment):

@@ -37,10 +37,11 @@ def dvc(*args, cwd, check=True):
     return run([sys.executable, "-m", "dvc", *args], cwd=cwd, check=check)
 
 
-def make_repo_copy(dest, **params):
-    """Copy the working tree's tracked and untracked-but-not-ignored files into `dest`, set
-    `params` in params.yaml (dotted keys), regenerate dvc.yaml when they change its runs, and commit
-    it as a fresh git repository."""
+def make_repo_copy(dest, profile=None, keep_lock=False, **params):
+    """Copy the working tree's tracked and untracked-but-not-ignored files into `dest` (dvc.lock only
+    with keep_lock), write
+    `profile`'s values (`python -m pipeline.profile`) and then `params` (dotted keys) into params.yaml,
+    regenerate dvc.yaml when they change its runs, and commit it as a fresh git repository."""
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT,
                            capture_output=True, text=True, check=True).stdout.split("\n")
     for name in filter(None, files):
@@ -48,8 +49,11 @@ def make_repo_copy(dest, **params):
         if src.is_file():
             (dest / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dest / name)
-    if (dest / "dvc.lock").exists():
+    if (dest / "dvc.lock").exists() and not keep_lock:
         (dest / "dvc.lock").unlink()
+    if profile:
+        from pipeline.profile import apply
+        apply(dest / "params.yaml", profile)
     set_params(dest, **params)
     if {"seeds", "handwriting.rates", "handwriting.normalised_ssws", "mnist.cws_k50"} & set(params):   # keys that change the graph
         run([sys.executable, "-m", "pipeline.graph"], dest)

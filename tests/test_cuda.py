@@ -11,7 +11,7 @@ import pytest
 import torch
 import yaml
 
-from pipeline import layout
+from pipeline import config, layout
 from tests.conftest import ROOT, env_with_venv
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device visible")
@@ -41,7 +41,7 @@ def repo(tmp_path_factory):
     """A working folder with params.yaml at profile smoke on CUDA, every stage of RUNS run in it."""
     path = tmp_path_factory.mktemp("cuda")
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    (path / "params.yaml").write_text(yaml.safe_dump({**params, "profile": "smoke", "device": "cuda", "seeds": [0]}))
+    (path / "params.yaml").write_text(yaml.safe_dump({**config.with_profile(params, "smoke"), "device": "cuda", "seeds": [0]}))
     for experiment in ("mnist", "handwriting", "flies"):
         stage(f"prepare_{experiment}", "--out", layout.prepared(experiment), "--raw", layout.RAW, cwd=path)
     for folder, (experiment, args) in RUNS.items():

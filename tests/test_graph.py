@@ -5,7 +5,7 @@ import re
 import pytest
 import yaml
 
-from pipeline import config, graph, layout
+from pipeline import closure, config, graph, layout
 from tests.conftest import ROOT
 
 PARAMS = config.load(ROOT / "params.yaml")
@@ -58,39 +58,44 @@ def test_the_flies_report_reads_the_per_step_scores_of_the_rule():
 
 
 @pytest.mark.parametrize("name", list(SPEC))
-def test_every_stage_depends_on_the_fingerprint_of_the_code_it_runs(name):
+def test_every_stage_depends_on_the_code_it_runs_and_on_the_check(name):
     stage = SPEC[name]
     module = re.search(r"python -m (stages\.\w+)", stage["cmd"]).group(1)
     if name == "check_params":
         assert stage["deps"] == ["pipeline", "stages"] and stage["params"] == [{"params.yaml": None}]
-        produced = {next(iter(o)) for o in stage["outs"]}
-        assert all(s == "check_params" or layout.fingerprint(re.search(r"python -m (stages\.\w+)", SPEC[s]["cmd"])
-                                                             .group(1)) in produced for s in SPEC)
+        assert stage["outs"] == [layout.CHECKED]
     else:
-        assert stage["deps"][0] == layout.fingerprint(module)
-        listed = [line.split("  ")[1] for line in graph.fingerprint(module).splitlines()]
-        assert listed == graph.closure(module) and f"stages/{module.split('.')[1]}.py" in listed
+        code = [d for d in stage["deps"] if d.startswith(("pipeline/", "stages/"))]
+        assert code == closure.closure(module) and f"stages/{module.split('.')[1]}.py" in code
+        assert layout.CHECKED in stage["deps"]
 
 
-def test_a_fingerprint_changes_exactly_when_code_the_stage_runs_changes(tmp_path, monkeypatch):
+def test_training_runs_only_what_training_needs():
+    """No downloader, dataset reader or report code in a training or scoring stage's deps."""
+    for module in ("stages.train_mnist", "stages.train_handwriting", "stages.train_flies",
+                   "stages.score_mnist", "stages.score_handwriting", "stages.score_flies"):
+        code = closure.closure(module)
+        assert not [f for f in code if f.startswith(("pipeline/data/fetch", "pipeline/report/"))
+                    or f.endswith(("iamondb.py", "deepwriting.py", "flytracker.py"))], module
+
+
+def test_the_closure_changes_exactly_with_the_imports(tmp_path):
     for folder in ("pipeline", "stages"):
         import shutil
         shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setattr(graph, "ROOT", tmp_path)
-    before = {m: graph.fingerprint(m) for m in ("stages.train_handwriting", "stages.train_mnist", "stages.report_mnist")}
-    with open(tmp_path / "pipeline" / "models" / "dvrnn.py", "a") as f:
-        f.write("# edited\n")
-    with open(tmp_path / "pipeline" / "report" / "templates" / "mnist.html.j2", "a") as f:
-        f.write("{# edited #}\n")
-    changed = {m for m, fp in before.items() if graph.fingerprint(m) != fp}
-    assert changed == {"stages.train_handwriting", "stages.report_mnist"}
+    before = closure.closure("stages.train_mnist", tmp_path)
+    with open(tmp_path / "pipeline" / "experiments" / "mnist.py", "a") as f:
+        f.write("\ndef _later():\n    from pipeline.models import dvrnn  # noqa\n")
+    added = set(closure.closure("stages.train_mnist", tmp_path)) - set(before)
+    assert "pipeline/models/dvrnn.py" in added and added <= set(closure.closure("stages.train_flies"))
 
 
 def test_the_closure_follows_imports_inside_functions_and_packages():
-    found = set(graph.closure("stages.train_mnist"))
+    found = set(closure.closure("stages.train_mnist"))
     assert {"pipeline/__init__.py", "pipeline/models/__init__.py", "pipeline/models/m2.py",
             "pipeline/objectives.py", "stages/train_mnist.py"} <= found
     assert "pipeline/models/dvrnn.py" not in found
+    assert "pipeline/report/templates/mnist.html.j2" in closure.closure("stages.report_mnist")
 
 
 def _paths_in(text):
@@ -139,7 +144,7 @@ def test_no_module_of_the_library_imports_itself_back():
     """The import graph of pipeline/ (imports inside functions included) has no cycle."""
     modules = {p.relative_to(ROOT).with_suffix("").as_posix().replace("/", ".").removesuffix(".__init__")
                for p in (ROOT / "pipeline").rglob("*.py")}
-    edges = {m: {n for n in graph.imported_modules(graph.module_file(m)) if n in modules and n != m} for m in modules}
+    edges = {m: {n for n in closure.imported_modules(closure.module_file(m)) if n in modules and n != m} for m in modules}
     state = {}
 
     def visit(m, path):

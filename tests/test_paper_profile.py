@@ -1,4 +1,4 @@
-"""`profile: paper` must not break silently: one optimisation step of every model at the paper
+"""The paper profile must not break silently: one optimisation step of every model at the paper
 profile's sizes (hidden units, latent sizes, mixtures, particles, bins) on tiny data, on the CPU."""
 import numpy as np
 import pytest
@@ -9,7 +9,7 @@ from pipeline.experiments import flies, handwriting, mnist
 from pipeline.train import optimisers, train_step
 from tests.conftest import ROOT
 
-PARAMS = {**config.load(ROOT / "params.yaml"), "profile": "paper"}
+PARAMS = config.with_profile(config.load(ROOT / "params.yaml"), "paper")
 
 
 def one_step(model, spec, batch):

@@ -32,7 +32,6 @@ def _params():
     ("supervision", 1.5, "key 'supervision' is 1.5; it must be a number in [0, 1]"),
     ("supervision", -0.1, "key 'supervision' is -0.1; it must be a number in [0, 1]"),
     ("supervision", "abc", "key 'supervision' is 'abc'; it must be a number in [0, 1]"),
-    ("profile", "huge", "key 'profile' is 'huge'; it must be one of smoke, default, paper"),
     ("seeds", [], "key 'seeds' is []; it must be a non-empty list"),
     ("supervision_pattern", "random", "one of uniform, variable"),
     ("mnist.source", "ftp", "key 'mnist.source' is 'ftp'; it must be one of embedded, download, local"),
@@ -40,15 +39,18 @@ def _params():
     ("flies.source", "camera", "key 'flies.source'"),
     ("device", "tpu", "one of auto, cpu, cuda"),
     ("flies.rws_classes", 0, "key 'flies.rws_classes' is 0; it must be a whole number >= 2"),
-    ("mnist.default.epochs", 0, "key 'mnist.default.epochs' is 0; it must be a number > 0"),
-    ("handwriting.default.lr", "fast", "key 'handwriting.default.lr' is 'fast'; it must be a number > 0"),
-    ("flies.default.hidden", None, "key 'flies.default.hidden' is None; it must be a number > 0"),
-    ("handwriting.default.lr_decay", "linear",
-     "key 'handwriting.default.lr_decay' is 'linear'; it must be one of constant, cosine"),
+    ("mnist.epochs", 0, "key 'mnist.epochs' is 0; it must be a number > 0"),
+    ("handwriting.lr", "fast", "key 'handwriting.lr' is 'fast'; it must be a number > 0"),
+    ("flies.hidden", None, "key 'flies.hidden' is None; it must be a number > 0"),
+    ("handwriting.lr_decay", "linear",
+     "key 'handwriting.lr_decay' is 'linear'; it must be one of constant, cosine"),
     ("handwriting.pen_context", "yes", "key 'handwriting.pen_context' is 'yes'; it must be true or false"),
     ("handwriting.rates", [0.5, 0], "key 'handwriting.rates' is [0.5, 0]; it must be a list of numbers in (0, 1]"),
     ("mnist.cws_k50", "on", "key 'mnist.cws_k50' is 'on'; it must be true or false"),
     ("flies.filter_chunk", 0, "key 'flies.filter_chunk' is 0; it must be a whole number >= 1"),
+    ("profile", "paper", "unknown key 'profile' (profiles are not keys: `python -m pipeline.profile NAME`"),
+    ("mnist.paper", {"lr": 0.1}, "unknown key 'mnist.paper' (profiles are not keys"),
+    ("flies.window_size", 100, "unknown key 'flies.window_size'; remove it"),
 ])
 def test_bad_params_name_the_key_and_the_allowed_values(key, value, expected):
     params = _params()
@@ -236,7 +238,7 @@ def test_the_cosine_decay_falls_from_the_rate_to_zero_over_the_run():
 @pytest.mark.slow
 def test_sigkill_mid_training_then_rerun_matches_an_uninterrupted_run(tmp_path):
     """A real stage process killed with SIGKILL after its first checkpoint; the rerun resumes."""
-    repo = make_repo_copy(tmp_path, profile="smoke", **{"mnist.smoke.epochs": 12})
+    repo = make_repo_copy(tmp_path, profile="smoke", **{"mnist.epochs": 12})
     env = env_with_venv()
     stage = [sys.executable, "-m", "stages.train_mnist", "--method", "cws", "--seed", "0",
              "--data", "data/prepared/mnist.npz", "--out", "runs/mnist/cws-s0"]

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from pipeline import graph
+from pipeline import closure
 from tests.conftest import ROOT, env_with_venv
 
 FORBIDDEN_FILES = ("pipeline/models/", "pipeline/experiments/", "pipeline/train.py", "pipeline/runs.py",
@@ -18,7 +18,7 @@ REPORT_MODULES = sorted({f"pipeline.report.{p.stem}" for p in (ROOT / "pipeline"
 def violations(module):
     """Files in `module`'s import closure that load a model or torch."""
     found = []
-    for path in (p for p in graph.closure(module) if p.endswith(".py")):
+    for path in (p for p in closure.closure(module) if p.endswith(".py")):
         if path.startswith(FORBIDDEN_FILES):
             found.append(path)
         for node in ast.walk(ast.parse((ROOT / path).read_text())):

@@ -5,7 +5,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from pipeline import layout, methods
+from pipeline import config, layout, methods
 from pipeline.evaluate.kde import FIXED_MM
 from pipeline.io import read_json, write_json
 from pipeline.evaluate import variance
@@ -276,5 +276,5 @@ def build(params, cfg, run_dirs, bandwidth_json, steps_npz, data_path, out_html,
            fig_seeds=seeds_fig, seed_window=seed_window,
            diagnostics=diagnostics(frame, fps), claims=found, accuracy=accuracy, fig_tracks=tracks,
            fig_kde=kdes, cfg=cfg, windows=int(row.windows), valid_windows=int(row.valid_windows),
-           horizon=int(row.horizon), continuations=int(row.continuations), profile=params["profile"], seeds=seeds)
+           horizon=int(row.horizon), continuations=int(row.continuations), profile=config.profile_of(params), seeds=seeds)
     return found

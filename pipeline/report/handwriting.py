@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from pipeline import layout, methods
+from pipeline import config, layout, methods
 from pipeline.data.handwriting import FIG4_TEXT, render_text, standardise, to_polylines
 from pipeline.io import write_json
 from pipeline.report import figures, verdicts
@@ -286,5 +286,5 @@ def build(params, cfg, run_dirs, data_path, out_html, fig_dir, summary_json):
            rate_rows=rows(rates_summary, lambda r: f"{LABELS[r.method]}, {100 * r.rate:g}%"), fig_left=left,
            legibility=legibility, gains=gain_rows(frame, curves), fig_samples=fig_samples,
            fig_right=right, fig_ink=fig_ink, cfg=cfg, params=params, source=source, n_train=n_train, n_valid=n_valid,
-           seq_len=seq_len, profile=params["profile"], seeds=seeds)
+           seq_len=seq_len, profile=config.profile_of(params), seeds=seeds)
     return found

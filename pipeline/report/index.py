@@ -9,7 +9,7 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-from pipeline import layout
+from pipeline import config, layout
 from pipeline.io import read_json, write_json
 from pipeline.report import verdicts
 from pipeline.report.pages import render
@@ -79,13 +79,13 @@ def build(params, summaries, out_html, out_json, out_provenance):
                 for key, (title, page) in EXPERIMENTS.items()]
     found = [c["verdict"] for s in sections for c in s["claims"] if c.get("paper_claim", True)]
     counts = {v: found.count(v) for v in ("reproduced", "contradicted", "inconclusive", "not comparable") if v in found}
-    setup = {"profile": params["profile"], "seeds": params["seeds"],
+    setup = {"profile": config.profile_of(params), "seeds": params["seeds"],
              "sources": {k: params[k]["source"] for k in EXPERIMENTS},
              "supervision": params["supervision"], "supervision_pattern": params["supervision_pattern"]}
     write_json(out_json, {"verdicts": counts, **headline(summaries)})
     render("index.html.j2", out_html, title="Semi-supervised Sequential Generative Models: reproduction",
            sections=sections, counts=counts, setup=setup, rule=verdicts.RULE, provenance_page=Path(out_provenance).name,
-           profile=params["profile"], seeds=params["seeds"])
+           profile=config.profile_of(params), seeds=params["seeds"])
     render("provenance.html.j2", out_provenance, title="Provenance of the last run", setup=setup,
-           prov=provenance(params, summaries), profile=params["profile"], seeds=params["seeds"])
+           prov=provenance(params, summaries), profile=config.profile_of(params), seeds=params["seeds"])
     return counts

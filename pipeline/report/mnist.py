@@ -4,7 +4,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import layout, methods
+from pipeline import config, layout, methods
 from pipeline.io import write_json
 from pipeline.report import figures, verdicts
 from pipeline.report.pages import embed, render
@@ -136,5 +136,5 @@ def build(params, cfg, run_dirs, data_path, out_html, fig_dir, summary_json):
            table=table, fig_curves=fig_curves, grids=grids, labels=cfg["labels"], fig_weights=fig_weights,
            ess=ess, particles=cfg["particles"], many=MANY,
            alpha=cfg["alpha"], source=cfg["source"], n_train=n_train, n_valid=n_valid,
-           profile=params["profile"], seeds=seeds)
+           profile=config.profile_of(params), seeds=seeds)
     return found

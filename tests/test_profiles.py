@@ -1,0 +1,46 @@
+"""Profiles: params.yaml holds only knobs in force; `python -m pipeline.profile NAME` writes a profile's
+sized knobs into it and nothing else, and switching back restores the file byte for byte."""
+import shutil
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from pipeline import config
+from pipeline.profile import apply
+from tests.conftest import ROOT, env_with_venv
+
+
+def test_the_committed_params_are_the_default_profile():
+    params = config.load(ROOT / "params.yaml")
+    assert config.profile_of(params) == "default"
+    assert config.profile_of({**params, "mnist": {**params["mnist"], "epochs": 3}}) == "default, 1 value changed"
+
+
+def test_every_profile_sets_the_same_keys():
+    """Switching never leaves a key of the previous profile behind."""
+    for section in config.SECTIONS:
+        keys = [list(config.profile(name)[section]) for name in config.PROFILES]
+        assert all(k == keys[0] for k in keys), section
+
+
+@pytest.mark.parametrize("name", ["smoke", "paper"])
+def test_applying_a_profile_changes_only_its_values_and_round_trips(tmp_path, name):
+    path = tmp_path / "params.yaml"
+    shutil.copy(ROOT / "params.yaml", path)
+    before = path.read_text()
+    result = subprocess.run([sys.executable, "-m", "pipeline.profile", name, "--params", str(path)], cwd=ROOT,
+                            env=env_with_venv(), capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    changed = config.load(path)
+    assert config.profile_of(changed) == name
+    old = yaml.safe_load(before)
+    for section in config.SECTIONS:
+        for key, value in changed[section].items():
+            assert value == (config.profile(name)[section][key] if key in config.sized_keys(section)
+                             else old[section][key]), (section, key)
+    assert {k: v for k, v in changed.items() if k not in config.SECTIONS} == \
+        {k: v for k, v in old.items() if k not in config.SECTIONS}
+    apply(path, "default")
+    assert path.read_text() == before

@@ -44,6 +44,7 @@ class Stage:
     metrics: list = field(default_factory=list)
     plots: list = field(default_factory=list)   # (path, x, y)
     matrix: dict = None
+    persist: bool = False               # outputs kept while the stage runs (check_params: kept when it fails)
 
     def doc(self):
         """The first line of the entry module's docstring."""
@@ -192,7 +193,7 @@ def stages(params):
                           "handwriting.source", "flies.source"],
                   outs=[layout.page("index")], metrics=[layout.HEADLINE])
     check = Stage("check_params", "stages.check_params", {"out": layout.CHECKED}, deps=["pipeline", "stages"],
-                  params=["params.yaml:"], outs=[layout.CHECKED])
+                  params=["params.yaml:"], outs=[layout.CHECKED], persist=True)
     for stage in experiments + [index]:
         stage.deps[:0] = [*closure(stage.module), layout.CHECKED]
     return [check, *experiments, index]
@@ -216,7 +217,8 @@ def _entry(stage):
     entry["cmd"] = cmd if len(words) > 1 else words[0]
     params = [{p.removesuffix(":"): None} if p.endswith(":") else p for p in stage.params]
     plots = [{path: {"x": x, "y": y}} for path, x, y in stage.plots]
-    for key, items in (("deps", stage.deps), ("params", params), ("outs", stage.outs),
+    outs = [{o: {"persist": True}} for o in stage.outs] if stage.persist else stage.outs
+    for key, items in (("deps", stage.deps), ("params", params), ("outs", outs),
                        ("metrics", stage.metrics), ("plots", plots)):
         if items:
             entry[key] = items

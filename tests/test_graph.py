@@ -63,7 +63,7 @@ def test_every_stage_depends_on_the_code_it_runs_and_on_the_check(name):
     module = re.search(r"python -m (stages\.\w+)", stage["cmd"]).group(1)
     if name == "check_params":
         assert stage["deps"] == ["pipeline", "stages"] and stage["params"] == [{"params.yaml": None}]
-        assert stage["outs"] == [layout.CHECKED]
+        assert stage["outs"] == [{layout.CHECKED: {"persist": True}}]
     else:
         code = [d for d in stage["deps"] if d.startswith(("pipeline/", "stages/"))]
         assert code == closure.closure(module) and f"stages/{module.split('.')[1]}.py" in code

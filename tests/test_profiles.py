@@ -44,3 +44,17 @@ def test_applying_a_profile_changes_only_its_values_and_round_trips(tmp_path, na
         {k: v for k, v in old.items() if k not in config.SECTIONS}
     apply(path, "default")
     assert path.read_text() == before
+
+
+def test_setting_a_knob_that_is_not_in_force_is_refused(tmp_path):
+    """`-S` of a key params.yaml does not hold fails in DVC itself; forced with `+`, at check_params."""
+    from tests.conftest import dvc, make_repo_copy
+    repo = make_repo_copy(tmp_path)
+    before = (repo / "params.yaml").read_text()
+    refused = dvc("exp", "run", "-S", "mnist.default.lr=0.1", cwd=repo, check=False)
+    assert refused.returncode != 0 and "is not in struct" in refused.stdout + refused.stderr
+    assert (repo / "params.yaml").read_text() == before
+    forced = dvc("exp", "run", "-S", "+profile=paper", cwd=repo, check=False)
+    assert forced.returncode != 0
+    assert "unknown key 'profile' (profiles are not keys: `python -m pipeline.profile NAME`" in forced.stderr
+    assert not [p for p in [*repo.glob("runs/**/*"), *repo.glob("data/prepared/*")] if p.is_file()]

@@ -10,6 +10,8 @@ which grows with the number of stages), each with DVC's own functions on copies 
 The pipeline runs about 120 stages, so each second here costs minutes.
 
     python -m benchmarks.stage_cost
+    python -m benchmarks.stage_cost --lock old.lock    # DVC's part also for another lock, side by side
+                                                       # (e.g. `git show REV:dvc.lock > old.lock`)
 """
 import argparse
 import shutil
@@ -46,13 +48,14 @@ def startup(module, repeat):
     return statistics.median(times)
 
 
-def dvc_bookkeeping(repeat):
-    """(seconds to read dvc.yaml and dvc.lock, seconds to rewrite dvc.lock, whether the YAML reader is
+def dvc_bookkeeping(repeat, lock=ROOT / "dvc.lock"):
+    """(seconds to read dvc.yaml and the lock, seconds to rewrite the lock, whether the YAML reader is
     the C one): what `dvc repro` does around each stage it runs, timed on copies of the files."""
     import ruamel.yaml
     from dvc.utils.serialize import load_yaml, modify_yaml
     with tempfile.TemporaryDirectory() as tmp:
-        files = [Path(shutil.copy(ROOT / name, Path(tmp) / name)) for name in ("dvc.yaml", "dvc.lock")]
+        files = [Path(shutil.copy(ROOT / "dvc.yaml", Path(tmp) / "dvc.yaml")),
+                 Path(shutil.copy(lock, Path(tmp) / "dvc.lock"))]
         read, rewrite = [], []
         for _ in range(repeat):
             began = time.perf_counter()
@@ -69,6 +72,7 @@ def dvc_bookkeeping(repeat):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--lock", nargs="*", default=[], help="further lock files to time DVC's part on")
     args = parser.parse_args()
     start = startup("sys", args.repeat)
     optimiser = seconds(OPTIMISER, repeat=args.repeat)
@@ -83,11 +87,12 @@ def main():
         data = seconds(DATA, str(data_path), repeat=args.repeat) if loads else 0.0
         first_step = optimiser if module.startswith("stages.train_") else 0.0
         print(f"{module:34} {imports:13.2f}s {data:6.2f}s {first_step:9.2f}s {imports + data + first_step:10.2f}s")
-    if (ROOT / "dvc.lock").exists():
-        read, rewrite, c_reader = dvc_bookkeeping(args.repeat)
-        size = (ROOT / "dvc.lock").stat().st_size / 1024
-        print(f"\nDVC, per stage: reading dvc.yaml and dvc.lock ({size:.0f} KiB) {read:.2f} s "
-              f"({'C' if c_reader else 'pure-Python'} YAML reader), rewriting dvc.lock {rewrite:.2f} s")
+    print()
+    for lock in [ROOT / "dvc.lock", *map(Path, args.lock)]:
+        if lock.exists():
+            read, rewrite, c_reader = dvc_bookkeeping(args.repeat, lock)
+            print(f"DVC, per stage, {lock.name} ({lock.stat().st_size / 1024:.0f} KiB): reading it and dvc.yaml "
+                  f"{read:.2f} s ({'C' if c_reader else 'pure-Python'} YAML reader), rewriting it {rewrite:.2f} s")
 
 
 if __name__ == "__main__":

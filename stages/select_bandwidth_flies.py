@@ -4,7 +4,7 @@ from pathlib import Path
 
 from pipeline import layout
 from pipeline.cli import run
-from pipeline.evaluate.kde import shared_bandwidth_scores
+from pipeline.evaluate.kde import table1_scores
 from pipeline.io import read_json, write_json, write_npz
 from pipeline.results import read_arrays
 
@@ -22,7 +22,7 @@ def main():
         numbers = read_json(Path(folder) / scores)
         grids[folder], defensive[folder] = numbers["valid_kde_by_bandwidth"], numbers["valid_defensive"]
         test[folder] = read_arrays("flies", folder)
-    numbers, steps = shared_bandwidth_scores(grids, defensive, test, a.floor)
+    numbers, steps = table1_scores(grids, defensive, test, a.floor)
     write_npz(a.steps, **{f"{Path(folder).name}.{rule}": s.astype("float32")
                           for folder, by_rule in steps.items() for rule, s in by_rule.items()})
     write_json(a.out, numbers)

@@ -7,7 +7,7 @@ import pytest
 from scipy import stats
 
 from pipeline.evaluate.kde import (FIXED_MM, GRID_MM, defensive_log_density, dish_mass, kde_log_density,
-                                   select_bandwidth, select_rule, shared_bandwidth_scores,
+                                   select_bandwidth, select_rule, table1_scores,
                                    validation_grids, window_totals)
 from pipeline.report import verdicts
 
@@ -83,10 +83,10 @@ def test_both_rules_are_chosen_on_validation_and_never_read_the_test_windows():
     grids = _grids({run: _continuations(rng) for run in ("a", "b")})
     shared, defensive = {r: g[0] for r, g in grids.items()}, {r: g[1] for r, g in grids.items()}
     test = {run: dict(zip(("positions", "truth"), _continuations(rng)), radius=np.full(4, RADIUS)) for run in ("a", "b")}
-    result, steps = shared_bandwidth_scores(shared, defensive, test)
+    result, steps = table1_scores(shared, defensive, test)
     garbage = {run: {**a, "positions": np.full_like(a["positions"], np.nan)} for run, a in test.items()}
     with np.errstate(invalid="ignore"):
-        again, _ = shared_bandwidth_scores(shared, defensive, garbage)
+        again, _ = table1_scores(shared, defensive, garbage)
     assert (again["bandwidth_mm"], again["defensive_bandwidth_mm"], again["defensive_eps"]) == \
         (result["bandwidth_mm"], result["defensive_bandwidth_mm"], result["defensive_eps"])
     h = result["bandwidth_mm"]
@@ -101,7 +101,7 @@ def test_both_rules_are_chosen_on_validation_and_never_read_the_test_windows():
     wider = {run: (p * 0 + t[:, None] + 8 * rng.normal(size=p.shape), t) for run, (p, t) in
              {run: _continuations(rng) for run in ("a", "b")}.items()}
     wide = _grids(wider)
-    chosen, _ = shared_bandwidth_scores({r: g[0] for r, g in wide.items()}, {r: g[1] for r, g in wide.items()}, test)
+    chosen, _ = table1_scores({r: g[0] for r, g in wide.items()}, {r: g[1] for r, g in wide.items()}, test)
     assert chosen["bandwidth_mm"] > h and chosen["defensive_bandwidth_mm"] > h     # they follow the validation data
 
 

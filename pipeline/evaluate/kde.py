@@ -59,7 +59,7 @@ def select_bandwidth(valid_totals):
     return max(sorted(valid_totals), key=lambda h: valid_totals[h])
 
 
-def shared_bandwidth_scores(valid_grids, valid_defensive, test, floor=0.05):
+def table1_scores(valid_grids, valid_defensive, test, floor=0.05):
     """Table 1 under the two rules chosen on validation windows before any test window is scored.
 
     valid_grids: {run: {bandwidth: total validation log density}} (the shared rule);

@@ -32,8 +32,8 @@ def entry_variance(parts, windows):
 
 
 def seed_deviations(steps):
-    """Each (seed, window, step)'s departure from the mean over seeds of the same window and step,
-    [S, W, H] -> [S, W, H]: what differs between seeds, with the windows' and steps' difficulty removed."""
+    """Each (seed, window[, step])'s departure from the mean over seeds of the same window and step,
+    [S, W, ...] -> [S, W, ...]: what differs between seeds, with the windows' and steps' difficulty removed."""
     steps = np.asarray(steps, np.float64)
     return steps - steps.mean(0, keepdims=True)
 
@@ -61,7 +61,7 @@ def decompose(steps, floor=None):
     totals = steps.sum(-1)
     parts = components(totals)
     variance = entry_variance(parts, W)
-    window_dev = seed_deviations(totals[..., None])[..., 0] ** 2
+    window_dev = seed_deviations(totals) ** 2
     step_dev = seed_deviations(steps) ** 2
     out = {**parts, "entry_sd": float(np.sqrt(variance)),
            "seed_share": float(parts["seed"] / variance) if variance > 0 else 0.0,

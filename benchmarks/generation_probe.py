@@ -32,7 +32,9 @@ import numpy as np
 import torch
 
 from pipeline import config, layout, runs
-from pipeline.data.handwriting import FIG4_TEXT, clean_text, cut_windows, encode_text, render_text, standardise
+from pipeline.data.handwriting.hershey import render_text
+from pipeline.data.handwriting.strokes import cut_windows, standardise
+from pipeline.data.handwriting.text import FIG4_TEXT, clean_text, encode_text
 from pipeline.evaluate import writing
 from pipeline.evaluate.classification import topk_accuracy
 from pipeline.experiments import handwriting

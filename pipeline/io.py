@@ -1,8 +1,9 @@
 """Atomic output: write to a temporary name in the same folder, then rename.
 
-An interrupted stage therefore never leaves a file that looks complete.
+An interrupted stage therefore never leaves a file that looks complete.  Also the SHA-256 of a file.
 """
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 
+CHUNK = 1 << 20                          # bytes read at a time when hashing or copying
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
@@ -70,3 +72,11 @@ def save_figure(path, fig, **kwargs):
     buf = io.BytesIO()
     fig.savefig(buf, format=Path(path).suffix.lstrip("."), **kwargs)
     write_bytes(path, buf.getvalue())
+
+
+def sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -14,8 +14,7 @@ from pathlib import Path
 import torch
 
 from pipeline import PipelineError, config, layout
-from pipeline.data.fetch import sha256
-from pipeline.io import write_bytes, write_json, write_npz, write_text
+from pipeline.io import sha256, write_bytes, write_json, write_npz, write_text
 from pipeline.train import fit, pick_device, seed_everything, tune_cpu
 
 CHECKPOINTS = Path("runs/.checkpoints")

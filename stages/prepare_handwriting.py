@@ -3,7 +3,7 @@ import argparse
 
 from pipeline import config
 from pipeline.cli import run
-from pipeline.data import handwriting
+from pipeline.data.handwriting import sources
 from pipeline.io import write_npz
 
 
@@ -13,7 +13,7 @@ def main():
     parser.add_argument("--raw", required=True, help="folder for downloads")
     args = parser.parse_args()
     cfg = config.settings(config.load(), "handwriting")
-    write_npz(args.out, **handwriting.prepare(cfg["source"], cfg, cfg["data_seed"], args.raw))
+    write_npz(args.out, **sources.prepare(cfg["source"], cfg, cfg["data_seed"], args.raw))
 
 
 if __name__ == "__main__":

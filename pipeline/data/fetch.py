@@ -1,6 +1,5 @@
 """Downloads with mirrors and checksums, and archive extraction that cannot escape its folder."""
 import gzip
-import hashlib
 import logging
 import os
 import tarfile
@@ -8,18 +7,9 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from pipeline import PipelineError
-from pipeline.io import atomic_path
+from pipeline.io import CHUNK, atomic_path, sha256
 
 log = logging.getLogger(__name__)
-CHUNK = 1 << 20
-
-
-def sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _check_gzip(path):
@@ -39,7 +29,7 @@ def download(urls, dest, sha256_hex=None, auth=None, hint="", timeout=60):
     name; only a verified file is renamed onto `dest`.  If no mirror works, one PipelineError
     names the file, each mirror's failure and `hint` (what else the user can do).
     """
-    import requests          # here, not at the top: training stages import this module and need no network
+    import requests          # here, not at the top: preparing local or embedded data needs no network library
 
     dest = Path(dest)
     if dest.exists() and (sha256_hex is None or sha256(dest) == sha256_hex):

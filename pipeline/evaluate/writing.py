@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from pipeline.data.handwriting import cut_windows, destandardise, standardise
+from pipeline.data.handwriting.strokes import cut_windows, destandardise, standardise
 from pipeline.evaluate.classification import topk_accuracy
 from pipeline.models.pen_context import PenTracker, pen_context
 

@@ -17,7 +17,9 @@ import numpy as np
 import torch
 
 from pipeline import objectives, runs
-from pipeline.data.handwriting import FIG4_TEXT, clean_text, encode_text, render_text, standardise
+from pipeline.data.handwriting.hershey import render_text
+from pipeline.data.handwriting.strokes import standardise
+from pipeline.data.handwriting.text import FIG4_TEXT, clean_text, encode_text
 from pipeline.data.supervision import step_mask
 from pipeline.evaluate import writing
 from pipeline.experiments.sequences import accuracy_evaluator, batch_maker

@@ -7,7 +7,9 @@ import numpy as np
 import pandas as pd
 
 from pipeline import config, layout, methods
-from pipeline.data.handwriting import FIG4_TEXT, render_text, standardise, to_polylines
+from pipeline.data.handwriting.hershey import render_text
+from pipeline.data.handwriting.strokes import standardise, to_polylines
+from pipeline.data.handwriting.text import FIG4_TEXT
 from pipeline.io import write_json
 from pipeline.report import figures, verdicts
 from pipeline.report.pages import embed, render

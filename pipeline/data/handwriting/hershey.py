@@ -11,6 +11,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from pipeline import PipelineError
+from pipeline.data.handwriting.strokes import to_steps
+from pipeline.data.handwriting.text import ALPHABET, clean_text
 
 # Single-line fonts (one pen pass per stroke).  scriptc, timesi, timesr also have all 69
 # characters but draw thick parts with several parallel strokes, unlike a pen.
@@ -164,3 +166,13 @@ def _travel(start, end, step, at_least=0):
 
 def neutral_style(font="cursive"):
     return replace(Style(), font=font, wobble=0.0, jitter=0.0)
+
+
+def render_text(text, style=None, seed=0):
+    """Unwindowed rendering of `text`: (x [T, 4] float32, raw units, y [T] int64)."""
+    style = style or neutral_style()
+    text = clean_text(text)
+    if not text:
+        raise PipelineError("render_text: the text has no character of the handwriting alphabet")
+    points, pen, eoc, label, _ = render(text, style, np.random.default_rng(seed), ALPHABET)
+    return to_steps(points, pen, eoc), label

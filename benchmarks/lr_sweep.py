@@ -18,6 +18,7 @@ import torch
 from pipeline import config, layout
 from pipeline.experiments import handwriting
 from pipeline.report.verdicts import gain_per_epoch
+from pipeline.runs import Run
 from pipeline.train import tune_cpu
 from tests.conftest import ROOT
 
@@ -29,8 +30,8 @@ def one_run(method, lr, seed, out):
     tune_cpu()
     cfg = {**config.settings(params, "handwriting"), "lr": lr}
     folder = Path(out) / f"{method}-lr{lr}-s{seed}"
-    handwriting.run(cfg, method, "main", params["supervision"], "uniform", seed,
-                    ROOT / layout.prepared("handwriting"), folder, "cpu")
+    handwriting.run(cfg, Run(method, seed, ROOT / layout.prepared("handwriting"), folder, "cpu", group="main",
+                             rate=params["supervision"], pattern="uniform"))
     curve = pd.read_csv(folder / layout.CURVE, sep="\t")
     return {"method": method, "lr": lr, "seed": seed, "top1": curve["val_top1"].iloc[-1],
             "top10": curve["val_top10"].iloc[-1], "top1_gain_per_epoch": gain_per_epoch([curve], "val_top1")}

@@ -78,7 +78,7 @@ def mnist_case(cfg, device, tmp, params):
             "spec": lambda method: mnist.spec_for(method, cfg, 0, f"mnist-{method}"),
             "batches": lambda method: mnist.batch_maker(data["x_train"], labels, cfg, device)(np.random.default_rng(1)),
             "evaluate": mnist.evaluator(data["x_valid"], data["y_valid"], device),
-            "score": lambda run_dir: mnist.score(cfg, "cws", 0, path, run_dir, device)}
+            "score": lambda run_dir: mnist.score(cfg, runs.Run("cws", 0, path, run_dir, device))}
 
 
 def runs_per_method(params, experiment):
@@ -114,8 +114,8 @@ def handwriting_case(cfg, device, tmp, params):
             "batches": batches,
             "evaluate": accuracy_evaluator(handwriting.validation_set(cfg, data), device,
                                            particles=cfg["eval_particles"]),
-            "score": lambda run_dir: handwriting.score(cfg, "cws", "main", rate, "uniform", 0, path, run_dir, reader,
-                                                       device)}
+            "score": lambda run_dir: handwriting.score(cfg, runs.Run("cws", 0, path, run_dir, device, group="main",
+                                                                     rate=rate, pattern="uniform", reader=reader))}
 
 
 def measure(name, case, cfg, params, device, probe, steps, tmp):

@@ -13,6 +13,7 @@ The training loop differentiates each loss only with respect to its own paramete
 path from one loss into the other group's parameters never leaks into an update.
 """
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 
@@ -51,6 +52,12 @@ def log_weights(tr, mask, labels_in_q=False):
 def iwae_bound(log_w):
     """Per-example IWAE estimate [B]: log (1/K) sum_k w_k   (eq. 2, 8)."""
     return torch.logsumexp(log_w, 0) - math.log(log_w.shape[0])
+
+
+def kish_ess(log_w):
+    """Kish's effective sample size of each column's normalised weights: [K, B] -> [B]."""
+    w = torch.softmax(log_w, 0)
+    return 1.0 / (w ** 2).sum(0)
 
 
 def model_loss(tr, mask):
@@ -171,6 +178,7 @@ def enumerated_cws(tr, mask):
     return Losses(model=-bound.mean(), inference=wake_phi(log_w, tr.log_qy.sum(-1)).mean())
 
 
+# Every method's objective, by the name its entry in the registry (methods.py: Method.objective) gives.
 OBJECTIVES = {
     "cws": cws,
     "ssws": ssws,
@@ -182,3 +190,11 @@ OBJECTIVES = {
     "m1m2": enumerated_m1m2,
     "cws_enumerated": enumerated_cws,
 }
+
+
+def of(method, cfg):
+    """The objective (trace, mask) -> Losses of a methods.Method: OBJECTIVES[method.objective] with the
+    arguments the Method binds, each a number or the value of that key in the experiment's settings cfg."""
+    fn = OBJECTIVES[method.objective]
+    bound = {arg: cfg[value] if isinstance(value, str) else value for arg, value in method.bind}
+    return functools.partial(fn, **bound) if bound else fn

@@ -1,24 +1,58 @@
-"""What a run leaves behind, and the skeleton every experiment's training shares.
+"""One run, trained and scored: the arguments every run's stages share (Run), the skeleton every
+experiment's training goes through (train), the run's weights, and the bodies of the train and score
+stages.
 
-A training run writes model.pt, curve.tsv (one row per epoch) and metrics.json into its folder
-(names in layout.py); while it trains, a resumable checkpoint keyed by everything that
-determines the result lives in runs/.checkpoints.  Scoring loads the weights back."""
-import csv
+A training run writes model.pt here (save_model) and curve.tsv and metrics.json through run_folder.py,
+which holds the run folder's format; while it trains, a resumable checkpoint keyed by everything that
+determines the result lives in runs/.checkpoints.  Scoring loads the weights back (load_trained)."""
+import dataclasses
 import hashlib
 import io
 import json
-import math
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from pipeline import PipelineError, config, layout
-from pipeline.io import sha256, write_bytes, write_json, write_npz, write_text
-from pipeline.train import fit, pick_device, seed_everything, tune_cpu
+from pipeline import PipelineError, config, layout, run_folder
+from pipeline.io import sha256, write_bytes, write_json
+from pipeline.train import Spec, fit, pick_device, seed_everything, tune_cpu
 
 CHECKPOINTS = Path("runs/.checkpoints")
 CODE = Path(__file__).parent
+
+
+@dataclass(frozen=True)
+class Run:
+    """One run as its train and score stages are given it (Run.from_args): what every experiment's
+    run(cfg, run) and score(cfg, run) take besides the experiment's settings."""
+    method: str            # a key of the experiment's methods registry
+    seed: int
+    data: str              # the prepared npz
+    folder: str            # the run folder: training writes it; scoring reads it and writes into it
+    device: object         # a torch.device or its name
+    group: str = None      # handwriting only: the comparison (methods.HANDWRITING_GROUPS),
+    rate: float = None     #   the supervision rate,
+    pattern: str = None    #   uniform or variable,
+    reader: str = None     #   and, to score, the ceiling run whose classifier reads the generations
+
+    @classmethod
+    def from_args(cls, args, device):
+        """The Run of a stage's parsed arguments (cli.run_parser's, cli.handwriting_args', --reader)."""
+        a = vars(args)
+        return cls(a["method"], a["seed"], a["data"], a["out"] if "out" in a else a["run"], device,
+                   **{k: a[k] for k in ("group", "rate", "pattern", "reader") if k in a})
+
+
+@dataclass(frozen=True)
+class Training:
+    """What an experiment gives train() for one run."""
+    spec: Spec              # the objective and the loop's knobs (train.Spec.of)
+    build: callable         # () -> the untrained model, called once the seed is set
+    make_batches: callable  # rng -> one epoch's batches (train.fit)
+    evaluate: callable      # model -> validation metrics, before training and after every epoch
+    metrics: callable       # (trained model, history) -> the contents of metrics.json
 
 
 def fingerprint(config, data_files=()):
@@ -62,30 +96,19 @@ def load_trained(run_dir, model, device):
     return load_model(Path(run_dir) / layout.MODEL, model).to(device).eval()
 
 
-def write_run(out_dir, model, history, metrics):
-    """model.pt, curve.tsv and metrics.json, each written atomically."""
-    out_dir = Path(out_dir)
-    save_model(out_dir / layout.MODEL, model)
-    table = io.StringIO()          # csv, not pandas: training stages need not import it
-    writer = csv.DictWriter(table, fieldnames=list(dict.fromkeys(k for row in history for k in row)),
-                            delimiter="\t", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(history)
-    write_text(out_dir / layout.CURVE, table.getvalue())
-    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in metrics.items()}
-    write_json(out_dir / layout.METRICS, clean)
-
-
-def train(out_dir, spec, build, make_batches, evaluate, device, key, data_path, metrics):
+def train(cfg, run, training):
     """Train one run and write its files: seed, build the model (so its initial weights depend on
     the seed alone), fit it, resuming from the checkpoint of an interrupted attempt with the same
-    `key`, data and code, then write model.pt, curve.tsv and metrics.json = metrics(model, history)."""
+    settings `cfg`, Run, data and code, then write model.pt, curve.tsv and metrics.json =
+    training.metrics(model, history)."""
+    spec = training.spec
     seed_everything(spec.seed)
-    model = build()
-    ckpt = checkpoint_path(out_dir, key, [data_path])
-    history = fit(model, spec, make_batches, evaluate, checkpoint=ckpt, device=device)
-    result = metrics(model.eval(), history)
-    write_run(out_dir, model.cpu(), history, result)
+    model = training.build()
+    ckpt = checkpoint_path(run.folder, {"cfg": cfg, **dataclasses.asdict(run)}, [run.data])
+    history = fit(model, spec, training.make_batches, training.evaluate, checkpoint=ckpt, device=run.device)
+    result = training.metrics(model.eval(), history)
+    save_model(Path(run.folder) / layout.MODEL, model.cpu())
+    run_folder.write_training(run.folder, history, result)
     ckpt.unlink(missing_ok=True)
     return result
 
@@ -114,22 +137,22 @@ def _stage_device(params):
     return pick_device(params["device"])
 
 
-def train_stage(experiment, out_dir, train):
-    """The body of a train_<experiment> stage: train(cfg, device) with the experiment's settings,
-    timed into the run folder."""
+def train_stage(experiment, args, train_run):
+    """The body of a train_<experiment> stage: train_run(cfg, run) (the experiment's run()) with the
+    experiment's settings and the Run of the stage's parsed `args`, timed into the run folder."""
     params = config.load()
     device = _stage_device(params)
-    with timed(Path(out_dir) / layout.TRAIN_TIME, device):
-        return train(config.settings(params, experiment), device)
+    run = Run.from_args(args, device)
+    with timed(Path(run.folder) / layout.TRAIN_TIME, device):
+        return train_run(config.settings(params, experiment), run)
 
 
-def score_stage(experiment, run_dir, score):
-    """The body of a score_<experiment> stage: score(cfg, device) -> (arrays, numbers), written
-    into the run folder under the names layout.SCORES gives, timed."""
+def score_stage(experiment, args, score):
+    """The body of a score_<experiment> stage: score(cfg, run) -> (arrays, numbers), written into the
+    run folder (run_folder.write_scores), timed."""
     params = config.load()
     device = _stage_device(params)
-    numbers_path, arrays_path = (Path(run_dir) / name for name in layout.SCORES[experiment])
-    with timed(Path(run_dir) / layout.SCORE_TIME, device):
-        arrays, numbers = score(config.settings(params, experiment), device)
-        write_npz(arrays_path, **arrays)
-        write_json(numbers_path, numbers)
+    run = Run.from_args(args, device)
+    with timed(Path(run.folder) / layout.SCORE_TIME, device):
+        arrays, numbers = score(config.settings(params, experiment), run)
+        run_folder.write_scores(experiment, run.folder, arrays, numbers)

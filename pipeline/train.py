@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from pipeline import PipelineError
+from pipeline import PipelineError, objectives
 from pipeline.io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,16 @@ class Spec:
     use_labels: bool = True        # False: the objective never sees a label (RWS, M1, ...)
     grad_clip: float = 0.0         # 0 = off
     lr_decay: str = "constant"     # constant | cosine: lr falls to 0 along a half cosine over the run's steps
+
+    @classmethod
+    def of(cls, method, cfg, seed, name, particles=None):
+        """The Spec of a run of `method` (a methods.Method) with an experiment's settings cfg: the Method's
+        objective (objectives.of), label use and enumeration; K = `particles`, else the Method's own, else
+        cfg's; epochs, lr, grad_clip and lr_decay from cfg."""
+        return cls(name=name, objective=objectives.of(method, cfg), epochs=cfg["epochs"],
+                   particles=particles or method.particles or cfg["particles"], lr=cfg["lr"], seed=seed,
+                   enumerate_y=method.enumerate_y, use_labels=method.uses_labels,
+                   grad_clip=cfg.get("grad_clip", 0.0), lr_decay=cfg.get("lr_decay", "constant"))
 
 
 def _check_finite(spec, trace, losses, epoch, step):

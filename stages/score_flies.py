@@ -5,8 +5,7 @@ from pipeline.experiments import flies
 
 
 def main():
-    a = run_parser(__doc__, methods.FLIES, scoring=True).parse_args()
-    runs.score_stage("flies", a.run, lambda cfg, device: flies.score(cfg, a.method, a.seed, a.data, a.run, device))
+    runs.score_stage("flies", run_parser(__doc__, methods.FLIES, scoring=True).parse_args(), flies.score)
 
 
 if __name__ == "__main__":

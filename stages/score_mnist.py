@@ -5,8 +5,7 @@ from pipeline.experiments import mnist
 
 
 def main():
-    a = run_parser(__doc__, methods.MNIST, scoring=True).parse_args()
-    runs.score_stage("mnist", a.run, lambda cfg, device: mnist.score(cfg, a.method, a.seed, a.data, a.run, device))
+    runs.score_stage("mnist", run_parser(__doc__, methods.MNIST, scoring=True).parse_args(), mnist.score)
 
 
 if __name__ == "__main__":

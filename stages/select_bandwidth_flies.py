@@ -2,11 +2,10 @@
 import argparse
 from pathlib import Path
 
-from pipeline import layout
 from pipeline.cli import run
 from pipeline.evaluate.kde import table1_scores
-from pipeline.io import read_json, write_json, write_npz
-from pipeline.results import read_arrays
+from pipeline.io import write_json, write_npz
+from pipeline.run_folder import read_arrays, read_scores
 
 
 def main():
@@ -16,10 +15,9 @@ def main():
     parser.add_argument("--out", required=True, help="the scores under the chosen rules to write (JSON)")
     parser.add_argument("--steps", required=True, help="each rule's per-step test scores to write (npz)")
     a = parser.parse_args()
-    scores = layout.SCORES["flies"][0]
     grids, defensive, test = {}, {}, {}
     for folder in a.runs:
-        numbers = read_json(Path(folder) / scores)
+        numbers = read_scores("flies", folder)
         grids[folder], defensive[folder] = numbers["valid_kde_by_bandwidth"], numbers["valid_defensive"]
         test[folder] = read_arrays("flies", folder)
     numbers, steps = table1_scores(grids, defensive, test, a.floor)

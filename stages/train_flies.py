@@ -5,8 +5,7 @@ from pipeline.experiments import flies
 
 
 def main():
-    a = run_parser(__doc__, methods.FLIES).parse_args()
-    runs.train_stage("flies", a.out, lambda cfg, device: flies.run(cfg, a.method, a.seed, a.data, a.out, device))
+    runs.train_stage("flies", run_parser(__doc__, methods.FLIES).parse_args(), flies.run)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,7 @@ from pipeline.experiments import handwriting
 def main():
     a = handwriting_args(run_parser(__doc__, methods.HANDWRITING)).parse_args()
     config.check_fraction("supervision", a.rate)
-    runs.train_stage("handwriting", a.out, lambda cfg, device: handwriting.run(
-        cfg, a.method, a.group, a.rate, a.pattern, a.seed, a.data, a.out, device))
+    runs.train_stage("handwriting", a, handwriting.run)
 
 
 if __name__ == "__main__":

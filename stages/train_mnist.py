@@ -5,8 +5,7 @@ from pipeline.experiments import mnist
 
 
 def main():
-    a = run_parser(__doc__, methods.MNIST).parse_args()
-    runs.train_stage("mnist", a.out, lambda cfg, device: mnist.run(cfg, a.method, a.seed, a.data, a.out, device))
+    runs.train_stage("mnist", run_parser(__doc__, methods.MNIST).parse_args(), mnist.run)
 
 
 if __name__ == "__main__":

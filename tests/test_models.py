@@ -7,12 +7,12 @@ import pytest
 import torch
 from scipy import stats
 
-from pipeline.evaluate.continuations import condition_by_filter, continue_tracks, kish_ess, resample
+from pipeline.evaluate.continuations import condition_by_filter, continue_tracks, resample
 from pipeline.evaluate.kde import kde_log_density, kde_scores
 from pipeline.models.baselines import BinnedRNN, quantile_edges
 from pipeline.models.dvrnn import DVRNN
 from pipeline.models.heads import BinnedHead, GaussianHead, StrokeHead
-from pipeline.objectives import cws
+from pipeline.objectives import cws, kish_ess
 
 
 def stroke_batch(B=3, T=7, rate=0.5, seed=0):

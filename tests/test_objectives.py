@@ -281,3 +281,25 @@ def test_normalised_ssws_divides_each_term_by_its_set_size_where_the_set_is_not_
     every = torch.ones_like(mask)                   # all labelled: only L_s / |S| remains
     l_s = [-float(tr.log_qy[:, b].sum(-1).mean()) / 2 for b in range(2)]
     assert obj.ssws_normalised(tr, every).inference.item() == pytest.approx(sum(l_s) / 2, abs=1e-12)
+
+
+@pytest.mark.parametrize("profile", ["smoke", "default", "paper"])
+def test_every_method_of_the_registry_names_an_objective_and_binds_only_its_arguments(profile):
+    """Each Method's objective is in OBJECTIVES, binds arguments that objective takes, from keys every
+    profile sets; and its Spec is that objective with them bound (alpha: M1+M2 and REINFORCE)."""
+    import inspect
+
+    from pipeline import config, methods
+    from tests.conftest import ROOT
+    params = {**config.load(ROOT / "params.yaml"), "profile": profile}
+    for experiment, registry in methods.REGISTRY.items():
+        cfg = config.settings(params, experiment)
+        for name, method in registry.items():
+            fn = obj.OBJECTIVES[method.objective]
+            assert {arg for arg, _ in method.bind} <= set(list(inspect.signature(fn).parameters)[2:]), name
+            spec = Spec.of(method, cfg, 0, name)
+            bound = getattr(spec.objective, "keywords", {})
+            assert getattr(spec.objective, "func", spec.objective) is fn
+            assert bound == {arg: cfg[v] if isinstance(v, str) else v for arg, v in method.bind}, name
+            assert spec.use_labels == method.uses_labels and spec.particles == (method.particles or cfg["particles"])
+    assert Spec.of(methods.HANDWRITING["reinforce"], {**cfg, "alpha": 0.3}, 0, "t").objective.keywords == {"alpha": 0.3}

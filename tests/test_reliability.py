@@ -124,6 +124,7 @@ def test_a_run_trained_twice_writes_byte_identical_files(tmp_path, monkeypatch):
     """model.pt, metrics.json and curve.tsv depend on the seed, data and code only."""
     from pipeline import layout
     from pipeline.experiments import mnist
+    from pipeline.runs import Run
     from pipeline.io import write_npz
     monkeypatch.chdir(tmp_path)
     rng = np.random.default_rng(0)
@@ -132,7 +133,7 @@ def test_a_run_trained_twice_writes_byte_identical_files(tmp_path, monkeypatch):
     cfg = dict(epochs=2, lr=0.003, particles=3, alpha=60, batch_size=20, labelled_per_batch=5, hidden=16, z_dim=3,
                labels=20)
     for out in ("a", "b"):
-        mnist.run(cfg, "cws", 0, "data.npz", out, "cpu")
+        mnist.run(cfg, Run("cws", 0, "data.npz", out, "cpu"))
     for name in (layout.MODEL, layout.METRICS, layout.CURVE):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     assert not list((tmp_path / "runs" / ".checkpoints").glob("*.pt"))
@@ -154,7 +155,7 @@ rng = np.random.default_rng(0)
 write_npz("data.npz", x_train=rng.random((60, 784), dtype=np.float32), y_train=np.arange(60) % 10,
           x_valid=rng.random((20, 784), dtype=np.float32), y_valid=np.arange(20) % 10)
 cfg = dict(epochs=2, lr=0.003, particles=3, alpha=60, batch_size=20, labelled_per_batch=5, hidden=16, z_dim=3, labels=20)
-mnist.run(cfg, "cws", 0, "data.npz", sys.argv[1], "cpu")
+mnist.run(cfg, runs.Run("cws", 0, "data.npz", sys.argv[1], "cpu"))
 """
 
 

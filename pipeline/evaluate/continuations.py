@@ -7,6 +7,7 @@ own state are recomputed from the sampled poses before the next step.  kde.py sc
 import torch
 
 from pipeline.data.fly_geometry import integrate, model_inputs
+from pipeline.objectives import kish_ess
 
 
 def resample(state, log_w, generator):
@@ -35,12 +36,6 @@ def condition_by_filter(model, batch, K, chunk, generator):
         ess.append(kish_ess(log_w))
         state = resample(state, log_w, generator)
     return state, torch.stack(ess)
-
-
-def kish_ess(log_w):
-    """Kish's effective sample size of each column's normalised weights: [K, B] -> [B]."""
-    w = torch.softmax(log_w, 0)
-    return 1.0 / (w ** 2).sum(0)
 
 
 @torch.no_grad()

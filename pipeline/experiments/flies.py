@@ -11,7 +11,7 @@ run() trains one (method, seed) pair; score() samples and scores its continuatio
 import numpy as np
 import torch
 
-from pipeline import PipelineError, objectives, runs
+from pipeline import PipelineError, methods, objectives, runs
 from pipeline.data.fly_geometry import CLASSES, MOTION, N_BINS, STATE, model_inputs
 from pipeline.evaluate.continuations import continue_tracks
 from pipeline.evaluate.kde import FIXED_MM, kde_scores, validation_grids, window_totals
@@ -61,14 +61,8 @@ def build_model(method, cfg, train_x=None):
 
 
 def spec_for(method, cfg, seed, name):
-    common = dict(name=name, epochs=cfg["epochs"], lr=cfg["lr"], seed=seed, grad_clip=cfg.get("grad_clip", 0.0),
-                  lr_decay=cfg.get("lr_decay", "constant"))
-    if method == "cws":
-        return Spec(objective=objectives.cws, particles=cfg["particles"], **common)
-    if method == "rws":
-        return Spec(objective=objectives.rws, particles=cfg["particles"], use_labels=False, **common)
-    return Spec(objective=objectives.iwae, particles=cfg["particles"] if method == "vrnn" else 1,
-                use_labels=False, **common)
+    """The Spec of one run: methods.FLIES's entry (train.Spec.of)."""
+    return Spec.of(methods.FLIES[method], cfg, seed, name)
 
 
 def bound_evaluator(arrays, K, device, chunk=64):
@@ -91,28 +85,28 @@ def bound_evaluator(arrays, K, device, chunk=64):
     return evaluate
 
 
-def run(cfg, method, seed, data_path, out_dir, device):
-    """Train one model and write model.pt, curve.tsv and metrics.json into out_dir."""
-    data = dict(np.load(data_path))
+def run(cfg, run):
+    """Train one model (a runs.Run) and write model.pt, curve.tsv and metrics.json into its folder."""
+    data, method, device = dict(np.load(run.data)), run.method, run.device
     train, test = sequences(data, "train"), sequences(data, "test")
-    spec = spec_for(method, cfg, seed, str(out_dir))
-    bound = bound_evaluator(test, 1 if method == "rnn" else cfg["particles"], device)
+    spec = spec_for(method, cfg, run.seed, str(run.folder))
+    bound = bound_evaluator(test, spec.particles, device)
     accuracy = accuracy_evaluator({"x": test["x"], "u": test["u"], "labels": test["labels"]}, device, ks=(1,),
                                   particles=cfg["eval_particles"], prefix="test_annotated")
     evaluate = (lambda m: {**bound(m), **accuracy(m)}) if method == "cws" else bound
 
     def metrics(model, history):
-        out = {"method": method, "seed": seed, **{k: v for k, v in history[-1].items() if k.startswith(("val", "test"))}}
+        out = {"method": method, "seed": run.seed,
+               **{k: v for k, v in history[-1].items() if k.startswith(("val", "test"))}}
         if method == "cws" and "true_labels" in test:
             truth = accuracy_evaluator({"x": test["x"], "u": test["u"], "labels": test["true_labels"]}, device,
                                        ks=(1,), particles=cfg["eval_particles"], prefix="test_all_frames")
             out.update(truth(model))
         return out
 
-    return runs.train(out_dir, spec, lambda: build_model(method, cfg, train["x"]),
-                      batch_maker({k: train[k] for k in ("x", "u", "labels", "mask")}, cfg["batch_size"], device),
-                      evaluate, device, {"cfg": cfg, "method": method, "seed": seed, "device": str(device)},
-                      data_path, metrics)
+    return runs.train(cfg, run, runs.Training(
+        spec, lambda: build_model(method, cfg, train["x"]),
+        batch_maker({k: train[k] for k in ("x", "u", "labels", "mask")}, cfg["batch_size"], device), evaluate, metrics))
 
 
 def continuations(model, data, split, n, cfg, generator, device, filter_chunk=0):
@@ -137,7 +131,7 @@ def continuations(model, data, split, n, cfg, generator, device, filter_chunk=0)
     return positions, truth, ess
 
 
-def score(cfg, method, seed, data_path, run_dir, device):
+def score(cfg, run):
     """Continuations of the first `score_windows` test and validation windows and their KDE scores.
 
     Returns (arrays for continuations.npz, numbers for kde.json): Table 1 on the test windows by
@@ -147,8 +141,8 @@ def score(cfg, method, seed, data_path, run_dir, device):
     weights after the seed.  The test windows are also continued from a particle filter over the
     seed (filter_positions, resampling every filter_chunk steps; ess_filter per resampling): a
     sensitivity row, scored by the rules chosen on the one-shot continuations."""
-    data = dict(np.load(data_path))
-    model = runs.load_trained(run_dir, build_model(method, cfg), device)
+    data, method, seed, device = dict(np.load(run.data)), run.method, run.seed, run.device
+    model = runs.load_trained(run.folder, build_model(method, cfg), device)
     n = min(cfg["score_windows"], len(data["test_pose"]))
     generator = torch.Generator(device=device).manual_seed(seed)
     torch.manual_seed(seed)

@@ -16,7 +16,7 @@ shuffled (chance).
 import numpy as np
 import torch
 
-from pipeline import objectives, runs
+from pipeline import methods, runs
 from pipeline.data.handwriting.hershey import render_text
 from pipeline.data.handwriting.strokes import standardise
 from pipeline.data.handwriting.text import FIG4_TEXT, clean_text, encode_text
@@ -44,14 +44,8 @@ def with_inputs(cfg, arrays):
 
 
 def spec_for(method, cfg, seed, name):
-    common = dict(name=name, epochs=cfg["epochs"], lr=cfg["lr"], seed=seed, particles=cfg["particles"],
-                  grad_clip=cfg.get("grad_clip", 0.0), lr_decay=cfg.get("lr_decay", "constant"))
-    if method == "reinforce":
-        alpha = cfg["alpha"]
-        return Spec(objective=lambda tr, mask: objectives.reinforce_m1m2(tr, mask, alpha=alpha), **common)
-    fn = {"cws": objectives.cws, "ssws": objectives.ssws, "ssws_normalised": objectives.ssws_normalised,
-          "baseline": objectives.classifier}[method]
-    return Spec(objective=fn, **common)
+    """The Spec of one run: methods.HANDWRITING's entry (train.Spec.of)."""
+    return Spec.of(methods.HANDWRITING[method], cfg, seed, name)
 
 
 def training_set(data, method, rate, pattern, seed):
@@ -74,41 +68,42 @@ def validation_set(cfg, data):
     return with_inputs(cfg, {"x": data["x_valid"], "labels": data["y_valid"]})
 
 
-def run(cfg, method, group, rate, pattern, seed, data_path, out_dir, device):
-    """Train one run and write model.pt, curve.tsv and metrics.json into out_dir."""
-    data = np.load(data_path)
-    train = with_inputs(cfg, training_set(data, method, rate, pattern, seed))
-    spec = spec_for(method, cfg, seed, str(out_dir))
+def run(cfg, run):
+    """Train one run (a runs.Run with group, rate and pattern) and write model.pt, curve.tsv and
+    metrics.json into its folder."""
+    data = np.load(run.data)
+    train = with_inputs(cfg, training_set(data, run.method, run.rate, run.pattern, run.seed))
+    spec = spec_for(run.method, cfg, run.seed, str(run.folder))
     steps = len(data["x_train"]) // min(cfg["batch_size"], len(data["x_train"]))   # every method: as many steps
 
     def metrics(model, history):
         last = history[-1]
-        return {"method": method, "group": group, "rate": rate, "pattern": pattern, "seed": seed,
+        return {"method": run.method, "group": run.group, "rate": run.rate, "pattern": run.pattern, "seed": run.seed,
                 "labelled_steps": int(train["mask"].sum()), "train_sequences": int(len(train["x"])),
                 **{k: last[k] for k in ("val_top1", "val_top5", "val_top10")},
                 "val_top10_best": max(r["val_top10"] for r in history[1:])}
 
-    return runs.train(out_dir, spec, lambda: build_model(cfg, method), batch_maker(train, cfg["batch_size"], device, steps),
-                      accuracy_evaluator(validation_set(cfg, data), device, particles=cfg["eval_particles"]), device,
-                      {"cfg": cfg, "method": method, "rate": rate, "pattern": pattern, "seed": seed,
-                       "device": str(device)}, data_path, metrics)
+    return runs.train(cfg, run, runs.Training(
+        spec, lambda: build_model(cfg, run.method), batch_maker(train, cfg["batch_size"], run.device, steps),
+        accuracy_evaluator(validation_set(cfg, data), run.device, particles=cfg["eval_particles"]), metrics))
 
 
 @torch.no_grad()
-def score(cfg, method, group, rate, pattern, seed, data_path, run_dir, reader_dir, device):
-    """Evaluate a trained run: (arrays for generation.npz, numbers for scores.json).
+def score(cfg, run):
+    """Evaluate a trained run (a runs.Run with group, rate, pattern and reader): (arrays for
+    generation.npz, numbers for scores.json).
 
     teacher_forced_top{1,5,10}: validation accuracy of q(y_t | x, y_<t, z_<t) when the recurrence
     is fed the true labels y_<t instead of q's own samples (free-running accuracy is in metrics.json;
     the difference is the exposure-bias gap).  generation: `generations` samples of FIG4_TEXT written by
     the model (writing.write, seeded by the run's seed); legibility: how well the ceiling classifier
-    of reader_dir (every label seen, x alone) reads them; chance_legibility: the same against the
+    of run.reader (every label seen, x alone) reads them; chance_legibility: the same against the
     written characters shuffled among their segments (writing.chance_labels); reference_legibility:
     how well it reads the rendered sentence itself."""
-    data = np.load(data_path)
+    data, device, seed = np.load(run.data), run.device, run.seed
     mean, std, seq_len = data["mean"], data["std"], data["x_train"].shape[1]
-    model = runs.load_trained(run_dir, build_model(cfg, method), device)
-    reader = runs.load_trained(reader_dir, build_model(cfg, "baseline"), device)
+    model = runs.load_trained(run.folder, build_model(cfg, run.method), device)
+    reader = runs.load_trained(run.reader, build_model(cfg, "baseline"), device)
     forced = accuracy_evaluator(validation_set(cfg, data), device, particles=cfg["eval_particles"],
                                 prefix="teacher_forced", teacher_forced=True)(model)
     reference, reference_y = render_text(FIG4_TEXT)
@@ -116,7 +111,8 @@ def score(cfg, method, group, rate, pattern, seed, data_path, run_dir, reader_di
     samples = [writing.write(model, encode_text(clean_text(FIG4_TEXT)), mean, std) for _ in range(cfg["generations"])]
     rng = np.random.default_rng([seed, 5])
     read = lambda *args, **kw: writing.legibility(reader, *args, seq_len, mean, std, **kw)  # noqa: E731
-    scores = {"method": method, "group": group, "rate": rate, "pattern": pattern, "seed": seed, **forced,
+    scores = {"method": run.method, "group": run.group, "rate": run.rate, "pattern": run.pattern, "seed": seed,
+              **forced,
               "legibility": read(samples),
               "chance_legibility": read(samples, against=lambda x, y: writing.chance_labels(x, y, rng)),
               "reference_legibility": read([(standardise(reference, mean, std), reference_y)]),

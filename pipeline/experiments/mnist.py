@@ -13,26 +13,14 @@ from pipeline.train import Spec
 
 N_CLASSES = 10
 GRID_DIGITS = 8            # validation digits in the Fig. 2b/c grids
-MANY_PARTICLES = 50        # cws_k50: CWS with five times the particles
 ESS_DIGITS = 500           # validation digits on which the weights' effective sample size is tracked
 
 
 def spec_for(method, cfg, seed, name):
-    """The Spec of one run.  All methods share model, optimiser, lr, batches and epochs."""
-    common = dict(name=name, epochs=cfg["epochs"], lr=cfg["lr"], seed=seed, particles=cfg["particles"],
-                  use_labels=methods.MNIST[method].uses_labels)
-    if method in ("cws", "rws"):
-        return Spec(objective={"cws": objectives.cws, "rws": objectives.rws}[method], **common)
-    if method == "cws_k50":
-        return Spec(objective=objectives.cws, **{**common, "particles": MANY_PARTICLES})
-    if method == "cws_enumerated":
-        return Spec(objective=objectives.enumerated_cws, enumerate_y=True, **{**common, "particles": N_CLASSES})
-    if method in ("m1m2", "m1m2_alpha1", "m1"):
-        alpha = 1.0 if method == "m1m2_alpha1" else cfg["alpha"]
-        common["particles"] = N_CLASSES
-        return Spec(objective=lambda trace, mask: objectives.enumerated_m1m2(trace, mask, alpha=alpha),
-                    enumerate_y=True, **common)
-    raise ValueError(f"unknown MNIST method {method!r}")
+    """The Spec of one run (methods.MNIST's entry; train.Spec.of).  All methods share model, optimiser,
+    lr, batches and epochs; those that sum y out draw one particle per class."""
+    entry = methods.MNIST[method]
+    return Spec.of(entry, cfg, seed, name, particles=N_CLASSES if entry.enumerate_y else None)
 
 
 def labelled_training_set(y_train, n_labels, seed):
@@ -90,56 +78,56 @@ def weight_diagnostics(model, x, K):
                       "mask": torch.zeros(len(x), 1, dtype=torch.bool, device=x.device)}
         trace = model(unlabelled, K)
     log_w = objectives.log_weights(trace, unlabelled["mask"])
-    w = torch.softmax(log_w, 0)
     y = trace.y[..., 0]
-    return {"val_ess": float((1.0 / (w ** 2).sum(0)).mean()), "val_one_class": float((y == y[:1]).all(0).float().mean())}
+    return {"val_ess": float(objectives.kish_ess(log_w).mean()),
+            "val_one_class": float((y == y[:1]).all(0).float().mean())}
 
 
 def build_model(cfg):
     return M2(x_dim=784, n_classes=N_CLASSES, z_dim=cfg["z_dim"], hidden=cfg["hidden"])
 
 
-def run(cfg, method, seed, data_path, out_dir, device):
-    """Train one (method, seed) pair and write model.pt, curve.tsv and metrics.json into out_dir."""
-    data = np.load(data_path)
-    labels = labelled_training_set(data["y_train"], cfg["labels"], seed)
-    spec = spec_for(method, cfg, seed, str(out_dir))
+def run(cfg, run):
+    """Train one (method, seed) pair (a runs.Run) and write model.pt, curve.tsv and metrics.json into its folder."""
+    data = np.load(run.data)
+    labels = labelled_training_set(data["y_train"], cfg["labels"], run.seed)
+    spec = spec_for(run.method, cfg, run.seed, str(run.folder))
 
     def metrics(model, history):
         curve = [row["val_accuracy"] for row in history[1:]]
-        out = {"method": method, "seed": seed, "labels": int((labels >= 0).sum()),
+        out = {"method": run.method, "seed": run.seed, "labels": int((labels >= 0).sum()),
                "val_accuracy": curve[-1], "val_accuracy_best": max(curve),
                "val_accuracy_mean_over_epochs": float(np.mean(curve)),
                "val_cluster_accuracy": history[-1]["val_cluster_accuracy"], "epochs": spec.epochs}
         if "x_test" in data:
-            out["test_accuracy"] = evaluator(data["x_test"], data["y_test"], device)(model)["val_accuracy"]
+            out["test_accuracy"] = evaluator(data["x_test"], data["y_test"], run.device)(model)["val_accuracy"]
         return out
 
-    return runs.train(out_dir, spec, lambda: build_model(cfg), batch_maker(data["x_train"], labels, cfg, device),
-                      evaluator(data["x_valid"], data["y_valid"], device, particles=spec.particles), device,
-                      {"cfg": cfg, "method": method, "seed": seed, "device": str(device)}, data_path, metrics)
+    return runs.train(cfg, run, runs.Training(
+        spec, lambda: build_model(cfg), batch_maker(data["x_train"], labels, cfg, run.device),
+        evaluator(data["x_valid"], data["y_valid"], run.device, particles=spec.particles), metrics))
 
 
 @torch.no_grad()
-def score(cfg, method, seed, data_path, run_dir, device, samples=8, chunk=250):
-    """Evaluate a trained run: (arrays for grids.npz, numbers for scores.json).
+def score(cfg, run, samples=8, chunk=250):
+    """Evaluate a trained run (a runs.Run): (arrays for grids.npz, numbers for scores.json).
 
     posterior_accuracy: accuracy of the generative model's own classifier argmax_y p(y | x), with
     log p(x, y) estimated from `samples` importance samples per class (cluster-matched for methods
     that never see a label).  grids: per validation digit, input; reconstruction from q's (y, z);
     z inferred given the true y; then z fixed and y set to each class (Fig. 2b/c)."""
-    data = np.load(data_path)
-    model = runs.load_trained(run_dir, build_model(cfg), device)
+    data, device = np.load(run.data), run.device
+    model = runs.load_trained(run.folder, build_model(cfg), device)
     x, y = torch.as_tensor(data["x_valid"], device=device), data["y_valid"]
     torch.manual_seed(0)
     predicted = torch.cat([model.joint_log_likelihood(x[i:i + chunk], samples).argmax(-1)
                            for i in range(0, len(x), chunk)]).cpu().numpy()
-    posterior = (float((predicted == y).mean()) if methods.MNIST[method].uses_labels
+    posterior = (float((predicted == y).mean()) if methods.MNIST[run.method].uses_labels
                  else cluster_accuracy(predicted, y, N_CLASSES))
     pick = np.random.default_rng(0).choice(len(y), size=GRID_DIGITS, replace=False)
     xs, ys = x[pick], torch.as_tensor(y[pick], device=device)
     inferred, _ = model.reconstruct(xs)
     given_y, _ = model.reconstruct(xs, ys)
     grid = torch.cat([xs[:, None], inferred[:, None], given_y[:, None], model.vary_class(xs, ys)], 1)
-    scores = {"method": method, "seed": seed, "posterior_accuracy": posterior, "posterior_samples": samples}
+    scores = {"method": run.method, "seed": run.seed, "posterior_accuracy": posterior, "posterior_samples": samples}
     return {"grid": grid.cpu().numpy().astype(np.float32), "digits": pick}, scores

@@ -11,8 +11,8 @@ from pipeline.io import read_json, write_json
 from pipeline.evaluate import variance
 from pipeline.report import verdicts
 from pipeline.report.pages import embed, render
-from pipeline.results import read_arrays, read_runs
 from pipeline.report.tables import ACCURACY, fmt_col, summarise
+from pipeline.run_folder import read_arrays, read_runs
 
 MODELS = tuple(methods.FLIES)
 NAMES = {k: m.label for k, m in methods.FLIES.items()}

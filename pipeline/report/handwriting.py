@@ -13,8 +13,8 @@ from pipeline.data.handwriting.text import FIG4_TEXT
 from pipeline.io import write_json
 from pipeline.report import figures, verdicts
 from pipeline.report.pages import embed, render
-from pipeline.results import curves_by, read_arrays, read_runs
 from pipeline.report.tables import ACCURACY, fmt_col, summarise
+from pipeline.run_folder import curves_by, read_arrays, read_runs
 
 TOPK = ("val_top1", "val_top5", "val_top10")
 FORCED = tuple(k.replace("val", "teacher_forced") for k in TOPK)

@@ -8,13 +8,12 @@ from pipeline import config, layout, methods
 from pipeline.io import write_json
 from pipeline.report import figures, verdicts
 from pipeline.report.pages import embed, render
-from pipeline.results import curves_by, read_arrays, read_runs
 from pipeline.report.tables import ACCURACY, fmt_col, summarise
+from pipeline.run_folder import curves_by, read_arrays, read_runs
 
 COLUMNS = ["val_accuracy", "val_accuracy_best", "val_accuracy_mean_over_epochs", "val_cluster_accuracy",
            "posterior_accuracy"]
 LABELS = {k: m.label for k, m in methods.MNIST.items()}
-MANY = 50                  # the particles of cws_k50 (experiments/mnist.py MANY_PARTICLES; reports load no model code)
 
 
 def claims(frame, curves):
@@ -93,7 +92,7 @@ def weights_figure(by_method, K):
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     sampling = {m: by_method[m] for m in ("cws", "cws_k50") if m in by_method}
-    scaled = {m: [f.assign(ess_fraction=f.val_ess / (MANY if m == "cws_k50" else K)) for f in frames]
+    scaled = {m: [f.assign(ess_fraction=f.val_ess / (methods.MNIST[m].particles or K)) for f in frames]
               for m, frames in sampling.items()}
     figures.curves_with_bands(scaled, methods.MNIST, y="ess_fraction", ylabel="ESS / K", ax=axes[0],
                               title="effective sample size, unlabelled digits", bounds=(0, 1))
@@ -134,7 +133,7 @@ def build(params, cfg, run_dirs, data_path, out_html, fig_dir, summary_json):
         for _, r in summary.iterrows()}})
     render("mnist.html.j2", out_html, title="MNIST: semi-supervised M2 (paper Fig. 2)", claims=found, rule=verdicts.RULE,
            table=table, fig_curves=fig_curves, grids=grids, labels=cfg["labels"], fig_weights=fig_weights,
-           ess=ess, particles=cfg["particles"], many=MANY,
+           ess=ess, particles=cfg["particles"], many=methods.MANY_PARTICLES,
            alpha=cfg["alpha"], source=cfg["source"], n_train=n_train, n_valid=n_valid,
            profile=config.profile_of(params), seeds=seeds)
     return found

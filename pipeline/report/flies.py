@@ -87,18 +87,22 @@ def claims(frame, rule):
     return out
 
 
-def variance_rows(frame, steps, radius):
+def uniform_floor(radius):
+    """Per test window [W], the log density of a uniform guess over its dish (a lost continuation)."""
+    return -np.log(np.pi * np.asarray(radius, np.float64) ** 2)
+
+
+def variance_rows(frame, steps, floor):
     """Table 1's spread decomposed (evaluate/variance.py) for each model and each paired comparison
     of CWS with a rival, per fly, under the verdicts' rule and, for the comparisons, the shared bandwidth.
-    steps: the select stage's per-step scores {"<run>.<rule>": [W, H, 2]}; radius [W] of the test windows."""
+    steps: the select stage's per-step scores {"<run>.<rule>": [W, H, 2]}; floor: uniform_floor [W]."""
     seeds = sorted(frame.seed.unique().tolist())
     folder = {(r.method, r.seed): Path(r.folder).name for _, r in frame.iterrows()}
     table = lambda m, rule, fly: np.stack([steps[f"{folder[m, s]}.{rule}"][..., fly] for s in seeds])  # noqa: E731
-    floor = -np.log(np.pi * np.asarray(radius, np.float64) ** 2)[:, None]     # a uniform guess over the dish
     rows = []
     for fly in (0, 1):
         for rule in ("defensive", "shared"):
-            pairs = [(NAMES[m], table(m, rule, fly), floor) for m in MODELS if rule == "defensive"]
+            pairs = [(NAMES[m], table(m, rule, fly), floor[:, None]) for m in MODELS if rule == "defensive"]
             pairs += [(f"CWS+DVRNN - {NAMES[m]}", table("cws", rule, fly) - table(m, rule, fly), None) for m in MODELS[1:]]
             for name, values, gross in pairs:
                 d = variance.decompose(values, gross)
@@ -112,10 +116,10 @@ def variance_rows(frame, steps, radius):
     return rows
 
 
-def seed_rows(frame, steps, radius):
+def seed_rows(frame, steps, floor):
     """Per model and training seed: the verdicts' Table 1 entries and the fraction of test steps whose
-    true position scores below a uniform guess over the dish (the continuations have lost the fly)."""
-    floor = -np.log(np.pi * np.asarray(radius, np.float64) ** 2)[:, None, None]
+    true position scores below a uniform guess over the dish (uniform_floor: the continuations have lost the fly)."""
+    floor = floor[:, None, None]
     rows = []
     for _, r in frame.sort_values(["method", "seed"], key=lambda c: c.map(MODELS.index) if c.name == "method" else c).iterrows():
         values = steps[f"{Path(r.folder).name}.defensive"]
@@ -250,9 +254,10 @@ def build(params, cfg, run_dirs, bandwidth_json, steps_npz, data_path, out_html,
     accuracy = {k: fmt_col(v, k, 100) for k, v in accuracy.items()}
     rule = f"defensive, {shared['defensive_bandwidth_mm']:g} mm, eps {shared['defensive_eps']:g}"
     found = claims(frame, rule)
-    spread = variance_rows(frame, steps, read_arrays("flies", frame.folder.iloc[0])["radius"])
+    floor = uniform_floor(read_arrays("flies", frame.folder.iloc[0])["radius"])
+    spread = variance_rows(frame, steps, floor)
     narrower = narrowing(spread)
-    per_seed = seed_rows(frame, steps, read_arrays("flies", frame.folder.iloc[0])["radius"])
+    per_seed = seed_rows(frame, steps, floor)
     first = {r.method: r.folder for _, r in frame[frame.seed == seeds[0]].iterrows()}
     names = [Path(fig_dir) / name for name in layout.FIGURE_NAMES["flies"]]
     tracks = embed(fig5b(first), names[0])

@@ -9,7 +9,8 @@ module again: `check_params`, the first stage, stops `dvc repro` with that advic
 
 Code: each stage's deps list the source files its entry point runs (closure.py), so `dvc status`
 names the stages an edit re-runs.  `check_params` validates params.yaml and this graph before any
-other stage runs: every stage depends on its mark (layout.CHECKED, the same bytes every time).
+other stage runs: the prepare stages depend on its mark (layout.CHECKED, the same bytes every time),
+and every other stage on what they prepare.
 """
 import argparse
 import ast
@@ -195,7 +196,7 @@ def stages(params):
     check = Stage("check_params", "stages.check_params", {"out": layout.CHECKED}, deps=["pipeline", "stages"],
                   params=["params.yaml:"], outs=[layout.CHECKED], persist=True)
     for stage in experiments + [index]:
-        stage.deps[:0] = [*closure(stage.module), layout.CHECKED]
+        stage.deps[:0] = closure(stage.module) + ([layout.CHECKED] if stage.name.startswith("prepare_") else [])
     return [check, *experiments, index]
 
 

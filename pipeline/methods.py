@@ -1,5 +1,5 @@
 """The compared methods of each experiment, one registry per experiment.  The stage graph runs every
-method listed here, the experiment code trains each from its entry (train.spec_for), and the reports
+method listed here, the experiment code trains each from its entry (train.Spec.of), and the reports
 label and colour them.
 
 A Method names its objective in objectives.OBJECTIVES (by name, so that this module, which the reports

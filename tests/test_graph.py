@@ -67,7 +67,22 @@ def test_every_stage_depends_on_the_code_it_runs_and_on_the_check(name):
     else:
         code = [d for d in stage["deps"] if d.startswith(("pipeline/", "stages/"))]
         assert code == closure.closure(module) and f"stages/{module.split('.')[1]}.py" in code
-        assert layout.CHECKED in stage["deps"]
+        assert (layout.CHECKED in stage["deps"]) == name.startswith("prepare_")
+
+
+def test_every_stage_runs_after_the_check():
+    """The prepare stages depend on check_params' mark and every other stage on another stage's
+    output, so each one is downstream of the check: a bad value stops `dvc repro` first."""
+    def pattern(path):
+        return re.compile("^" + re.sub(r"\\\$\\\{[^}]*\\\}", "[^/]+", re.escape(path)) + "$")
+    made = {name: [pattern(next(iter(o)) if isinstance(o, dict) else o) for key in ("outs", "metrics", "plots")
+                   for o in s.get(key, [])] for name, s in SPEC.items()}
+    for name, stage in SPEC.items():
+        upstream = {other for dep in stage.get("deps", []) for other, outs in made.items()
+                    if other != name and any(p.match(dep) for p in outs)}
+        assert name == "check_params" or upstream, name
+        if name.startswith("prepare_"):
+            assert upstream == {"check_params"}, name
 
 
 def test_training_runs_only_what_training_needs():

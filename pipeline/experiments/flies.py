@@ -15,7 +15,7 @@ from pipeline import PipelineError, objectives, runs
 from pipeline.data.fly_geometry import CLASSES, MOTION, N_BINS, STATE, model_inputs
 from pipeline.evaluate.continuations import continue_tracks
 from pipeline.evaluate.kde import FIXED_MM, kde_scores, validation_grids, window_totals
-from pipeline.experiments.sequences import accuracy_evaluator, batch_maker
+from pipeline.experiments.batches import accuracy_evaluator, batch_maker
 from pipeline.models.baselines import BinnedRNN, quantile_edges
 from pipeline.models.dvrnn import DVRNN
 from pipeline.train import Spec

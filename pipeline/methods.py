@@ -60,4 +60,11 @@ FLIES = {
     "rnn": Method("RNN", "tab:brown", uses_labels=False),
 }
 
-REGISTRY = {"mnist": MNIST, "handwriting": HANDWRITING, "flies": FLIES}
+SEQUENCES = {
+    "cws": Method("CWS", "tab:green"),
+    "ssws": Method("SSWS (eq. 14)", "tab:orange"),
+    "baseline": Method("IWAE + classifier of x (labelled windows)", "tab:blue"),
+    "rws": Method("RWS (unsupervised)", "tab:purple", uses_labels=False),
+}
+
+REGISTRY = {"mnist": MNIST, "handwriting": HANDWRITING, "flies": FLIES, "sequences": SEQUENCES}

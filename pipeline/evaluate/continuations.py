@@ -1,4 +1,5 @@
-"""Closed-loop continuations of fly tracks and their KDE score (paper Table 1, Fig. 5b, Fig. 6).
+"""Closed-loop continuations: of fly tracks, scored by KDE (paper Table 1, Fig. 5b, Fig. 6), and of
+any sequence without per-step inputs (the sequences experiment).
 
 A model is conditioned on a true seed sequence of both flies, then K continuations are sampled
 step by step: each fly's sampled motion is integrated into its pose, and both flies' vision and
@@ -76,3 +77,20 @@ def continue_tracks(model, seed_motion, seed_u, start_pose, horizon, K, radius, 
         pose = integrate(pose, motion, radius, fps)
         out[:, t] = pose[..., :2]
     return out, ess
+
+
+@torch.no_grad()
+def continue_sequences(model, seed_x, horizon, K, generator):
+    """K continuations of `horizon` steps after each of B seed segments seed_x [B, T0, D] of a model
+    without per-step inputs: the particles are conditioned on the seed at once and resampled at its
+    end, then the generative model runs in closed loop (each sampled x_t feeds step t + 1).
+    Returns samples [B, K, horizon, D] and the effective sample size of the weights at the seed's end [B]."""
+    B, D = seed_x.shape[0], seed_x.shape[-1]
+    state, log_w = model.condition({"x": seed_x}, K)
+    state = resample(state, log_w, generator)
+    w = model.split_weights()
+    steps = []
+    for _ in range(horizon):
+        x_t, _, state = model.step_prior(state, w=w)
+        steps.append(x_t.view(K, B, D))
+    return torch.stack(steps, 2).transpose(0, 1), kish_ess(log_w)

@@ -41,8 +41,8 @@ def write_csv(path, **kw):
 
 def write_npz(path, lengths=None, **kw):
     seqs = regimes(**kw)
-    x = np.stack([s[1] for s in seqs]).astype(np.float32)
-    labels = np.array([[CLASSES.index(v) if v else -1 for v in s[2]] for s in seqs])
+    x = np.stack([s[1] for s in seqs])
+    labels = np.array([[sorted(CLASSES).index(v) if v else -1 for v in s[2]] for s in seqs])   # as the CSV's names sort
     extra = {"lengths": np.asarray(lengths)} if lengths is not None else {}
     np.savez(path, x=x, labels=labels, **extra)
     return path

@@ -130,8 +130,7 @@ def read_long(path, kind, cfg):
     ids = ids.map(lambda v: _label_text(v) or "").to_numpy(dtype=object)
     labels = np.array([_label_text(v) for v in frame[label_col].to_numpy(dtype=object)], dtype=object)
     table = Table(str(path), kind, list(map(str, features)), id_col, label_col)
-    first_seen = dict.fromkeys(ids)
-    for name in first_seen:
+    for name in ordered(ids):                        # sorted: the split does not depend on the rows' order
         idx = np.flatnonzero(ids == name)
         if time is not None:
             idx = idx[np.argsort(time[idx], kind="stable")]
@@ -203,8 +202,8 @@ def read(path, cfg):
 
 
 # --------------------------------------------------------------------------- preparation
-def class_names(values):
-    """The classes, sorted as numbers when every name is a whole number, else as text."""
+def ordered(values):
+    """Class names or sequence ids, sorted as numbers when every one is a whole number, else as text."""
     values = sorted(set(values))
     try:
         return sorted(values, key=int)
@@ -257,7 +256,7 @@ def prepare(cfg, path):
     stride = cfg.get("stride") or window
     label = table.label_column
     _check_lengths(table, window)
-    given = class_names(v for labels in table.labels for v in labels if v is not None)
+    given = ordered(v for labels in table.labels for v in labels if v is not None)
     if len(given) < 2:
         raise PipelineError(f"{table.path}: column '{label}' labels {len(given)} class"
                             f"{'es' if len(given) != 1 else ''}{' (' + given[0] + ')' if given else ''} in the "
@@ -266,7 +265,7 @@ def prepare(cfg, path):
         raise PipelineError(f"{table.start(0)}: the file holds one sequence ('{table.ids[0]}'); the split into "
                             f"training and validation is by sequence, so it needs at least two")
     train, valid = split(len(table.ids), cfg["valid_fraction"], cfg["split_seed"])
-    classes = class_names(v for i in train for v in table.labels[i] if v is not None)
+    classes = ordered(v for i in train for v in table.labels[i] if v is not None)
     _check_labels(table, train, valid, classes)
     code = {c: k for k, c in enumerate(classes)}
     encode = lambda labels: np.array([code.get(v, -1) if v is not None else -1 for v in labels], np.int64)  # noqa: E731

@@ -1,5 +1,4 @@
-"""Closed-loop continuations: of fly tracks, scored by KDE (paper Table 1, Fig. 5b, Fig. 6), and of
-any sequence without per-step inputs (the sequences experiment).
+"""Closed-loop continuations of fly tracks and their KDE score (paper Table 1, Fig. 5b, Fig. 6).
 
 A model is conditioned on a true seed sequence of both flies, then K continuations are sampled
 step by step: each fly's sampled motion is integrated into its pose, and both flies' vision and
@@ -8,14 +7,7 @@ own state are recomputed from the sampled poses before the next step.  kde.py sc
 import torch
 
 from pipeline.data.fly_geometry import integrate, model_inputs
-
-
-def resample(state, log_w, generator):
-    """Draw K particles per sequence in proportion to their weights; state rows are k * B + b."""
-    K, B = log_w.shape
-    picks = torch.multinomial(torch.softmax(log_w.T, -1), K, replacement=True, generator=generator)  # [B, K]
-    rows = (picks.T * B + torch.arange(B, device=log_w.device)).reshape(-1)
-    return tuple(s[rows] for s in state)
+from pipeline.evaluate.particles import kish_ess, resample
 
 
 @torch.no_grad()
@@ -36,12 +28,6 @@ def condition_by_filter(model, batch, K, chunk, generator):
         ess.append(kish_ess(log_w))
         state = resample(state, log_w, generator)
     return state, torch.stack(ess)
-
-
-def kish_ess(log_w):
-    """Kish's effective sample size of each column's normalised weights: [K, B] -> [B]."""
-    w = torch.softmax(log_w, 0)
-    return 1.0 / (w ** 2).sum(0)
 
 
 @torch.no_grad()
@@ -78,19 +64,3 @@ def continue_tracks(model, seed_motion, seed_u, start_pose, horizon, K, radius, 
         out[:, t] = pose[..., :2]
     return out, ess
 
-
-@torch.no_grad()
-def continue_sequences(model, seed_x, horizon, K, generator):
-    """K continuations of `horizon` steps after each of B seed segments seed_x [B, T0, D] of a model
-    without per-step inputs: the particles are conditioned on the seed at once and resampled at its
-    end, then the generative model runs in closed loop (each sampled x_t feeds step t + 1).
-    Returns samples [B, K, horizon, D] and the effective sample size of the weights at the seed's end [B]."""
-    B, D = seed_x.shape[0], seed_x.shape[-1]
-    state, log_w = model.condition({"x": seed_x}, K)
-    state = resample(state, log_w, generator)
-    w = model.split_weights()
-    steps = []
-    for _ in range(horizon):
-        x_t, _, state = model.step_prior(state, w=w)
-        steps.append(x_t.view(K, B, D))
-    return torch.stack(steps, 2).transpose(0, 1), kish_ess(log_w)

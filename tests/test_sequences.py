@@ -145,7 +145,7 @@ def _valid_ids(tmp_path):
 
 BAD = {
     "missing column": (lambda t: t.drop(columns="label"), {}, "bad.csv: no column 'label' (sequences.label_column"),
-    "missing feature": (None, {"feature_columns": ["f0", "speed"]}, "bad.csv: no column 'speed' (sequences.feature_columns"),
+    "missing feature": (None, {"feature_columns": ["speed", "f0"]}, "bad.csv: no column 'speed' (sequences.feature_columns"),
     "non-numeric feature": (_set("f1", 7, "fast"), {}, "bad.csv: column 'f1', row 7 (line 8): 'fast' is not a number"),
     "empty feature": (_set("f0", 12, np.nan), {}, "bad.csv: column 'f0', row 12 (line 13) is empty or NaN"),
     "infinite feature": (_set("f1", 3, np.inf), {}, "bad.csv: column 'f1', row 3 (line 4) is infinite"),

@@ -111,9 +111,9 @@ def read_long(path, kind, cfg):
     id_col, time_col, label_col = cfg["id_column"], cfg.get("time_column"), cfg["label_column"]
     named = {"id_column": id_col, "label_column": label_col, **({"time_column": time_col} if time_col else {})}
     features = cfg.get("feature_columns") or [c for c in frame.columns if c not in named.values()]
-    listed = {**named, **{"feature_columns": c for c in (cfg.get("feature_columns") or [])}}
+    listed = [*named.items(), *(("feature_columns", c) for c in cfg.get("feature_columns") or [])]
     have = ", ".join(map(str, frame.columns))
-    for key, column in listed.items():
+    for key, column in listed:
         if column not in frame.columns:
             raise PipelineError(f"{path}: no column '{column}' (sequences.{key} in params.yaml); the header row "
                                 f"has: {have}")
@@ -237,7 +237,7 @@ def _check_lengths(table, window):
                                 f"window of {window}; lower sequences.window in params.yaml, or drop the sequence")
 
 
-def _check_labels(table, train, valid, classes):
+def _check_labels(table, valid, classes):
     """Every validation label is a class of the training split."""
     known = set(classes)
     for i in valid:
@@ -266,13 +266,14 @@ def prepare(cfg, path):
                             f"training and validation is by sequence, so it needs at least two")
     train, valid = split(len(table.ids), cfg["valid_fraction"], cfg["split_seed"])
     classes = ordered(v for i in train for v in table.labels[i] if v is not None)
-    _check_labels(table, train, valid, classes)
+    _check_labels(table, valid, classes)
     code = {c: k for k, c in enumerate(classes)}
     encode = lambda labels: np.array([code.get(v, -1) if v is not None else -1 for v in labels], np.int64)  # noqa: E731
     rng = np.random.default_rng([cfg["split_seed"], 13])
     train_labels = {i: encode(table.labels[i]) for i in train}
     given_steps = int(sum((v >= 0).sum() for v in train_labels.values()))
     kept = {i: thin_annotations(v[:, None], cfg["supervision"], rng)[:, 0] for i, v in train_labels.items()}
+    kept_steps = int(sum((v >= 0).sum() for v in kept.values()))
     labelled = sorted({int(c) for v in kept.values() for c in v[v >= 0]})
     if len(labelled) < 2:
         raise PipelineError(f"{table.path}: column '{label}': the training split keeps {len(labelled)} labelled "
@@ -302,12 +303,11 @@ def prepare(cfg, path):
     counts = lambda labels: np.bincount(labels[labels >= 0], minlength=len(classes))  # noqa: E731
     log.info("%s: %d training sequences (%d windows, %d of %d labelled steps kept), %d validation sequences "
              "(%d windows), %d features, %d classes", table.path, len(train), len(out["x_train"]),
-             int(sum((v >= 0).sum() for v in kept.values())), given_steps, len(valid), len(out["x_valid"]),
+             kept_steps, given_steps, len(valid), len(out["x_valid"]),
              len(table.features), len(classes))
     return {**out, "mean": mean, "std": std, "features": np.array(table.features), "classes": np.array(classes),
             "source": np.array(str(path)), "format": np.array(table.kind), "label_column": np.array(label),
-            "labelled_given": np.array(given_steps),
-            "labelled_kept": np.array(int(sum((v >= 0).sum() for v in kept.values()))),
+            "labelled_given": np.array(given_steps), "labelled_kept": np.array(kept_steps),
             "train_steps": np.array(int(sum(len(table.x[i]) for i in train))),
             "valid_steps": np.array(int(sum(len(table.x[i]) for i in valid))),
             "class_counts_train": counts(out["labels_train"]), "class_counts_valid": counts(out["labels_valid"])}

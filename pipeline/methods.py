@@ -63,7 +63,7 @@ FLIES = {
 SEQUENCES = {
     "cws": Method("CWS", "tab:green"),
     "ssws": Method("SSWS (eq. 14)", "tab:orange"),
-    "baseline": Method("IWAE + classifier of x (labelled windows)", "tab:blue"),
+    "baseline": Method("IWAE + classifier of x (labelled data only)", "tab:blue"),
     "rws": Method("RWS (unsupervised)", "tab:purple", uses_labels=False),
 }
 

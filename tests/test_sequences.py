@@ -99,13 +99,20 @@ def test_supervision_thins_the_training_bouts_and_keeps_every_validation_label(t
     assert int(half["labelled_kept"]) < int(half["labelled_given"]) == int(full["labelled_kept"])
 
 
-def test_the_baseline_trains_on_fully_labelled_windows_or_else_on_labelled_steps():
-    labels = np.array([[0, 1, 1, 0], [-1, 1, 0, 0], [-1, -1, -1, -1]])
-    arrays = {"x_train": np.zeros((3, 4, 2), np.float32), "labels_train": labels}
-    assert len(experiment.training_set(arrays, "baseline")["x"]) == 1
-    assert len(experiment.training_set(arrays, "cws")["x"]) == 3
-    none_full = {**arrays, "labels_train": np.where(labels == 0, -1, labels)}
-    assert len(experiment.training_set(none_full, "baseline")["x"]) == 2
+def test_the_baseline_trains_on_fully_labelled_sequences_or_else_on_labelled_steps(tmp_path):
+    seqs = regimes(n_seq=12)
+    seqs = [(sid, x, [v or "rest" for v in y] if sid in ("s0", "s5", "s9") else y) for sid, x, y in seqs]
+    frame(seqs).to_csv(tmp_path / "s.csv", index=False)
+    out = prepared(tmp_path / "s.csv")
+    full = set(out["train_ids"]) & {"s0", "s5", "s9"}
+    assert int(out["full_sequences"]) == len(full) > 0
+    kept = experiment.training_set(out, "baseline")
+    assert len(kept["x"]) == 3 * len(full) and kept["mask"].all()                  # 48 steps: 3 windows each
+    assert len(experiment.training_set(out, "cws")["x"]) == len(out["x_train"])
+    none = prepared(write_csv(tmp_path / "n.csv", n_seq=12))                       # no sequence fully labelled
+    assert int(none["full_sequences"]) == 0
+    kept = experiment.training_set(none, "baseline")
+    assert len(kept["x"]) == int((none["labels_train"] >= 0).any(1).sum()) and not kept["mask"].all()
     assert not methods.SEQUENCES["rws"].uses_labels and experiment.spec_for("rws", CFG, 0, "r").use_labels is False
 
 

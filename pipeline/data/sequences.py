@@ -9,7 +9,8 @@ Three formats, chosen by the file's suffix:
                         lengths [N] (steps of each sequence that count; the rest is padding)
 
 `prepare` reads the file, holds out a seeded fraction of whole sequences for validation, keeps a
-fraction of the training split's labelled bouts (sequences.supervision), standardises the features
+fraction of the training split's labelled bouts (sequences.supervision), marks the training windows
+whose sequence is then fully labelled (the baseline's data), standardises the features
 with the training split's mean and standard deviation, and cuts every sequence into windows.  Bad
 input stops it with one PipelineError naming the file, the column and the row, before anything is
 written.
@@ -296,6 +297,8 @@ def prepare(cfg, path):
         out[f"window_sequence_{name}"] = np.concatenate([np.full(len(p[2]), i) for i, p in zip(members, parts)])
         out[f"window_start_{name}"] = np.concatenate([p[2] for p in parts])
         out[f"{name}_ids"] = np.array([table.ids[i] for i in members])
+    full = {i: bool((v >= 0).all()) for i, v in kept.items()}          # the baseline's data, where there are any
+    out["window_full_train"] = np.array([full[i] for i in out["window_sequence_train"]], dtype=bool)
     if not (out["labels_valid"] >= 0).any():
         raise PipelineError(f"{table.path}: column '{label}': no labelled step in the validation split (sequences "
                             f"{', '.join(out['valid_ids'])}), so nothing could score the classifiers; label some of "
@@ -308,6 +311,7 @@ def prepare(cfg, path):
     return {**out, "mean": mean, "std": std, "features": np.array(table.features), "classes": np.array(classes),
             "source": np.array(str(path)), "format": np.array(table.kind), "label_column": np.array(label),
             "labelled_given": np.array(given_steps), "labelled_kept": np.array(kept_steps),
+            "full_sequences": np.array(sum(full.values())),
             "train_steps": np.array(int(sum(len(table.x[i]) for i in train))),
             "valid_steps": np.array(int(sum(len(table.x[i]) for i in valid))),
             "class_counts_train": counts(out["labels_train"]), "class_counts_valid": counts(out["labels_valid"])}

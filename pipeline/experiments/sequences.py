@@ -5,9 +5,10 @@ windows (data/sequences.py prepares them); y_t is the step's class, z_t a Gaussi
 
   cws       q(y) by caffeinated wake-sleep (eq. 15)
   ssws      q(y) by semi-supervised wake-sleep as written (eq. 14)
-  baseline  IWAE + a classifier q(y | x) of x alone, trained on the fully labelled training windows or,
-            where no window is fully labelled, on the windows with a labelled step (its classifier's
-            loss reads the labelled steps only); as many gradient steps as the others
+  baseline  IWAE + a classifier q(y | x) of x alone, trained on the windows of the fully labelled
+            training sequences or, where no sequence is fully labelled, on the labelled steps (every
+            window with one; its classifier's loss reads the labelled steps only); as many gradient
+            steps as the others
   rws       reweighted wake-sleep, unsupervised: no label reaches it, so its classes are unnamed clusters
 run() trains one (method, seed) pair; score() scores it on the validation windows: per-step top-1 and
 top-k accuracy and a confusion matrix, continuations of seed segments, and samples conditioned on a
@@ -56,13 +57,20 @@ def check_window(cfg, window):
                             f"exceeds the window of {window} steps; raise sequences.window or lower horizon")
 
 
+def baseline_windows(data):
+    """The training windows the baseline keeps: those of the fully labelled sequences, or, where no
+    training sequence is fully labelled, every window with a labelled step."""
+    full = data["window_full_train"]
+    return full if full.any() else (data["labels_train"] >= 0).any(1)
+
+
 def training_set(data, method):
-    """x, labels and mask the run may see (unlabelled steps carry -1).  The baseline keeps the fully
-    labelled windows, or the windows with a labelled step where none is fully labelled."""
+    """x, labels and mask the run may see (unlabelled steps carry -1): every training window, or the
+    baseline's (baseline_windows)."""
     x, labels = data["x_train"], data["labels_train"]
     mask = labels >= 0
     if method == "baseline":
-        keep = mask.all(1) if mask.all(1).any() else mask.any(1)
+        keep = baseline_windows(data)
         x, labels, mask = x[keep], labels[keep], mask[keep]
     return {"x": x, "labels": labels, "mask": mask}
 

@@ -9,7 +9,7 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-from pipeline import PipelineError, config, layout
+from pipeline import PipelineError, config, layout, methods
 from pipeline.io import read_json, write_json
 from pipeline.report import verdicts
 from pipeline.report.pages import render
@@ -72,8 +72,8 @@ def headline(summaries):
             "handwriting_top10": {k: v["val_top10"] for k, v in hand["main"].items()},
             "handwriting_variable_top10": {k: v["val_top10"] for k, v in hand["variable"].items()},
             "flies_kde": {f"{k}_{fly}": v[fly] for k, v in flies["table1"].items() for fly in ("fly1", "fly2")},
-            **({"sequences_top1": {k: v["val_top1"] for k, v in summaries["sequences"]["accuracy"].items()}}
-               if "sequences" in summaries else {})}
+            **({"sequences_top1": {k: v["val_top1"] for k, v in summaries["sequences"]["accuracy"].items()
+                                   if methods.SEQUENCES[k].uses_labels}} if "sequences" in summaries else {})}
 
 
 def provenance(params, summaries):

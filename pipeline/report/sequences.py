@@ -30,7 +30,7 @@ def claims(frame, curves, table):
     by = table.set_index("method")
     top = lambda m: verdicts.by_seed(frame, "method", m, "val_top1")  # noqa: E731
     out = []
-    for rival, text in (("baseline", "CWS beats IWAE + a classifier of x alone trained on the labelled windows"),
+    for rival, text in (("baseline", "CWS beats IWAE + a classifier of x alone trained on the labelled data only"),
                         ("ssws", "CWS beats SSWS as written (eq. 14)")):
         if not {"cws", rival} <= set(frame.method):
             continue
@@ -172,6 +172,8 @@ def build(params, run_dirs, data_path, out_html, fig_dir, summary_json):
              "window": int(data["x_train"].shape[1]), "train_steps": int(data["train_steps"]),
              "valid_steps": int(data["valid_steps"]), "labelled_given": int(data["labelled_given"]),
              "labelled_kept": int(data["labelled_kept"]), "labelled_valid": int(row.labelled_valid_steps),
+             "full_sequences": int(data["full_sequences"]), "baseline_windows": int(data["window_full_train"].sum())
+             if data["window_full_train"].any() else int((data["labels_train"] >= 0).any(1).sum()),
              "supervision": cfg["supervision"], "label_column": str(data["label_column"]),
              "class_counts_train": [int(c) for c in data["class_counts_train"]],
              "class_counts_valid": [int(c) for c in data["class_counts_valid"]]}

@@ -28,7 +28,7 @@ import torch
 from benchmarks.steps import synchronise
 from pipeline import config, graph, runs
 from pipeline.experiments import handwriting, mnist
-from pipeline.experiments.sequences import accuracy_evaluator, batch_maker
+from pipeline.experiments.batches import accuracy_evaluator, batch_maker
 from pipeline.io import write_npz
 from pipeline.train import optimisers, pick_device, seed_everything, train_step
 from tests.conftest import ROOT

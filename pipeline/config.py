@@ -17,12 +17,14 @@ from pipeline import PipelineError
 PROFILES = ("smoke", "default", "paper")
 PROFILE_DIR = Path(__file__).parent / "profiles"
 PARAMS_FILE = Path("params.yaml")
-SECTIONS = ("mnist", "handwriting", "flies")
+SECTIONS = ("mnist", "handwriting", "flies", "sequences")
 SHARED = {"mnist": ("source", "local_dir", "split_seed", "labels", "alpha", "cws_k50"),
           "handwriting": ("source", "local_dir", "trusted_sha256", "deepwriting_url", "iamondb_url", "fonts",
                           "data_seed", "rates", "normalised_ssws", "alpha", "pen_context"),
           "flies": ("source", "local_dir", "supervision", "data_seed", "arena_radius", "fps", "ppm", "max_wing_gap",
-                    "train_movies", "test_movies", "rws_classes", "kde_floor_mm", "filter_chunk")}
+                    "train_movies", "test_movies", "rws_classes", "kde_floor_mm", "filter_chunk"),
+          "sequences": ("path", "id_column", "time_column", "feature_columns", "label_column", "supervision",
+                        "split_seed", "valid_fraction", "topk")}
 TOP = ("seeds", "device", "threads", "supervision", "supervision_pattern", *SECTIONS)
 
 
@@ -117,6 +119,32 @@ def _flag(v):
     return None if isinstance(v, bool) else "true or false"
 
 
+DATA_SUFFIXES = (".csv", ".parquet", ".pq", ".npz")     # the formats of sequences.path
+
+
+def _data_path(v):
+    ok = v is None or (isinstance(v, str) and Path(v).suffix.lower() in DATA_SUFFIXES)
+    return None if ok else f"blank (the experiment is off) or a path ending in {', '.join(DATA_SUFFIXES)}"
+
+
+def _column(v):
+    return None if isinstance(v, str) and v.strip() else "a column name"
+
+
+def _optional_column(v):
+    return None if v is None or _column(v) is None else "blank (none) or a column name"
+
+
+def _columns(v):
+    ok = v is None or (isinstance(v, list) and v and all(_column(c) is None for c in v) and len(set(v)) == len(v))
+    return None if ok else "blank (every other column) or a non-empty list of distinct column names"
+
+
+def _inner_fraction(v):
+    ok = isinstance(v, Real) and not isinstance(v, bool) and 0.0 < v < 1.0
+    return None if ok else "a number in (0, 1)"
+
+
 # key -> check; a check returns None when the value is allowed, else a description of what is.
 RULES = {
     "seeds": _seeds,
@@ -138,6 +166,15 @@ RULES = {
     "flies.rws_classes": _at_least(2),
     "flies.kde_floor_mm": _positive,
     "flies.filter_chunk": _at_least(1),
+    "sequences.path": _data_path,
+    "sequences.id_column": _column,
+    "sequences.time_column": _optional_column,
+    "sequences.feature_columns": _columns,
+    "sequences.label_column": _column,
+    "sequences.supervision": _open_fraction,
+    "sequences.split_seed": _count,
+    "sequences.valid_fraction": _inner_fraction,
+    "sequences.topk": _at_least(1),
 }
 NULLABLE = {"train_windows", "test_windows", "valid_windows", "stride"}   # null: every window the data has (or a default); stride: the window
 

@@ -184,14 +184,42 @@ def flies(p):
                     {"bandwidth": layout.SHARED_BANDWIDTH, "steps": layout.TABLE1_STEPS})]
 
 
+# The prepare stage's keys of the sequences section (the rest shape training and scoring only).
+SEQUENCES_DATA = ("id_column", "time_column", "feature_columns", "label_column", "supervision", "split_seed",
+                  "valid_fraction", "window", "stride")
+
+
+def sequences_on(p):
+    """The sequences experiment is in the graph when sequences.path names a file."""
+    return bool(p["sequences"]["path"])
+
+
+def sequences(p):
+    """The researcher's own sequences (docs/sequences.md): the file is a dep through ${sequences.path},
+    so pointing it at another file needs no new graph; setting or clearing it does."""
+    names = list(methods.SEQUENCES)
+    folder = layout.run_folder("sequences", "${item.method}", "${item.seed}")
+    runs = [layout.run_folder("sequences", m, s) for m in names for s in p["seeds"]]
+    prepare = _prepare("sequences", [f"sequences.{k}" for k in SEQUENCES_DATA])
+    prepare.args = {"input": "${sequences.path}", "out": layout.prepared("sequences")}
+    prepare.deps = ["${sequences.path}"]
+    return [prepare,
+            *_train_and_score("sequences", "", {"method": names, "seed": "${seeds}"}, folder,
+                              {"method": "${item.method}", "seed": "${item.seed}"},
+                              ["device", "threads", "sequences.topk", *sized("sequences")], "val_bound_per_step"),
+            _report("sequences", runs, ["sequences.supervision"])]
+
+
 def stages(params):
-    experiments = [*mnist(params), *handwriting(params), *flies(params)]
+    reported = ["mnist", "handwriting", "flies"] + (["sequences"] if sequences_on(params) else [])
+    experiments = [*mnist(params), *handwriting(params), *flies(params),
+                   *(sequences(params) if sequences_on(params) else [])]
     index = Stage("report_index", "stages.report_index",
-                  {"summaries": [layout.summary(e) for e in ("mnist", "handwriting", "flies")],
+                  {"summaries": [layout.summary(e) for e in reported],
                    "html": layout.page("index"), "headline": layout.HEADLINE, "provenance": layout.PROVENANCE},
-                  deps=[layout.summary(e) for e in ("mnist", "handwriting", "flies")],
+                  deps=[layout.summary(e) for e in reported],
                   params=["seeds", "supervision", "supervision_pattern", "mnist.source",
-                          "handwriting.source", "flies.source"],
+                          "handwriting.source", "flies.source", *(["sequences.path"] if sequences_on(params) else [])],
                   outs=[layout.page("index")], metrics=[layout.HEADLINE])
     check = Stage("check_params", "stages.check_params", {"out": layout.CHECKED}, deps=["pipeline", "stages"],
                   params=["params.yaml:"], outs=[layout.CHECKED], persist=True)
@@ -247,7 +275,7 @@ def current(params):
         return "dvc.yaml is missing"
     if DVC_YAML.read_text() != render(params):
         return ("dvc.yaml does not match params.yaml and the code (e.g. seeds, handwriting.rates, "
-                "handwriting.normalised_ssws, mnist.cws_k50 or a stage's imports changed)")
+                "handwriting.normalised_ssws, mnist.cws_k50, whether sequences.path is set, or a stage's imports changed)")
     return None
 
 

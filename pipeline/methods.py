@@ -75,4 +75,11 @@ FLIES = {
     "rnn": Method("RNN", "tab:brown", "iwae", uses_labels=False, particles=1),
 }
 
-REGISTRY = {"mnist": MNIST, "handwriting": HANDWRITING, "flies": FLIES}
+SEQUENCES = {
+    "cws": Method("CWS", "tab:green", "cws"),
+    "ssws": Method("SSWS (eq. 14)", "tab:orange", "ssws"),
+    "baseline": Method("IWAE + classifier of x (labelled data only)", "tab:blue", "classifier"),
+    "rws": Method("RWS (unsupervised)", "tab:purple", "rws", uses_labels=False),
+}
+
+REGISTRY = {"mnist": MNIST, "handwriting": HANDWRITING, "flies": FLIES, "sequences": SEQUENCES}

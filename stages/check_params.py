@@ -7,6 +7,7 @@ stages the change reaches."""
 import argparse
 import importlib.util
 import sys
+from pathlib import Path
 
 if importlib.util.find_spec("torch") is None:        # every later stage needs it: say so once, here
     sys.exit(f"error: {sys.executable} has no torch: activate the project's environment "
@@ -28,6 +29,11 @@ def main():
         params = config.load()
     except PipelineError as err:
         raise PipelineError(f"{err}; {RESTORE}") from None
+    own = params["sequences"]["path"]
+    if own and not Path(own).is_file():
+        raise PipelineError(f"params.yaml: key 'sequences.path' is {own!r}, which is not a file (paths are relative to "
+                            f"the repository root); write the file there, or clear the key and run "
+                            f"`python -m pipeline.graph`")
     problem = graph.current(params)
     if problem:
         raise PipelineError(f"{problem}; run `python -m pipeline.graph` to regenerate dvc.yaml, then `dvc repro`")

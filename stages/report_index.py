@@ -15,7 +15,7 @@ def main():
     parser.add_argument("--provenance", required=True,
                         help="the provenance page to write (commit, software, wall times; not a DVC output)")
     a = parser.parse_args()
-    summaries = {name: read_json(path) for name, path in zip(index.EXPERIMENTS, a.summaries, strict=True)}
+    summaries = {index.experiment_of(path): read_json(path) for path in a.summaries}
     index.build(config.load(), summaries, a.html, a.headline, a.provenance)
 
 

@@ -13,10 +13,11 @@ import yaml
 
 from pipeline import config, layout
 from tests.conftest import ROOT, env_with_venv
+from tests.sequences_data import write_csv
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device visible")
 
-MNIST, HW, FLIES = (layout.prepared(e) for e in ("mnist", "handwriting", "flies"))
+MNIST, HW, FLIES, OWN = (layout.prepared(e) for e in ("mnist", "handwriting", "flies", "sequences"))
 READER = "runs/handwriting/ceiling/baseline-s0"
 RUNS = {  # run folder: (experiment, the arguments its train and score stages share)
     "runs/mnist/cws-s0": ("mnist", ["--method", "cws", "--seed", "0", "--data", MNIST]),
@@ -26,6 +27,8 @@ RUNS = {  # run folder: (experiment, the arguments its train and score stages sh
                                                      "0.125", "--pattern", "uniform", "--data", HW]),
     "runs/flies/cws-s0": ("flies", ["--method", "cws", "--seed", "0", "--data", FLIES]),
     "runs/flies/rnn-s0": ("flies", ["--method", "rnn", "--seed", "0", "--data", FLIES]),
+    "runs/sequences/cws-s0": ("sequences", ["--method", "cws", "--seed", "0", "--data", OWN]),
+    "runs/sequences/baseline-s0": ("sequences", ["--method", "baseline", "--seed", "0", "--data", OWN]),
 }
 
 
@@ -41,9 +44,13 @@ def repo(tmp_path_factory):
     """A working folder with params.yaml at profile smoke on CUDA, every stage of RUNS run in it."""
     path = tmp_path_factory.mktemp("cuda")
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    (path / "params.yaml").write_text(yaml.safe_dump({**config.with_profile(params, "smoke"), "device": "cuda", "seeds": [0]}))
+    smoke = config.with_profile(params, "smoke")
+    own = {**smoke["sequences"], "path": "tiny.csv", "time_column": "time"}       # the sequences experiment's file
+    (path / "params.yaml").write_text(yaml.safe_dump({**smoke, "device": "cuda", "seeds": [0], "sequences": own}))
+    write_csv(path / "tiny.csv")
     for experiment in ("mnist", "handwriting", "flies"):
         stage(f"prepare_{experiment}", "--out", layout.prepared(experiment), "--raw", layout.RAW, cwd=path)
+    stage("prepare_sequences", "--input", "tiny.csv", "--out", OWN, cwd=path)
     for folder, (experiment, args) in RUNS.items():
         stage(f"train_{experiment}", *args, "--out", folder, cwd=path)
     for folder, (experiment, args) in RUNS.items():

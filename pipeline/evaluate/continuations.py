@@ -7,15 +7,8 @@ own state are recomputed from the sampled poses before the next step.  kde.py sc
 import torch
 
 from pipeline.data.fly_geometry import integrate, model_inputs
+from pipeline.evaluate.particles import resample
 from pipeline.objectives import kish_ess
-
-
-def resample(state, log_w, generator):
-    """Draw K particles per sequence in proportion to their weights; state rows are k * B + b."""
-    K, B = log_w.shape
-    picks = torch.multinomial(torch.softmax(log_w.T, -1), K, replacement=True, generator=generator)  # [B, K]
-    rows = (picks.T * B + torch.arange(B, device=log_w.device)).reshape(-1)
-    return tuple(s[rows] for s in state)
 
 
 @torch.no_grad()
@@ -71,3 +64,4 @@ def continue_tracks(model, seed_motion, seed_u, start_pose, horizon, K, radius, 
         pose = integrate(pose, motion, radius, fps)
         out[:, t] = pose[..., :2]
     return out, ess
+

@@ -15,7 +15,7 @@ from pipeline import PipelineError, methods, objectives, runs
 from pipeline.data.fly_geometry import CLASSES, MOTION, N_BINS, STATE, model_inputs
 from pipeline.evaluate.continuations import continue_tracks
 from pipeline.evaluate.kde import FIXED_MM, kde_scores, validation_grids, window_totals
-from pipeline.experiments.sequences import accuracy_evaluator, batch_maker
+from pipeline.experiments.batches import accuracy_evaluator, batch_maker, bound_evaluator
 from pipeline.models.baselines import BinnedRNN, quantile_edges
 from pipeline.models.dvrnn import DVRNN
 from pipeline.train import Spec
@@ -63,26 +63,6 @@ def build_model(method, cfg, train_x=None):
 def spec_for(method, cfg, seed, name):
     """The Spec of one run: methods.FLIES's entry (train.Spec.of)."""
     return Spec.of(methods.FLIES[method], cfg, seed, name)
-
-
-def bound_evaluator(arrays, K, device, chunk=64):
-    """Validation IWAE bound per step (exact log-likelihood of the bins for the RNN)."""
-    tensors = {k: torch.as_tensor(arrays[k], device=device) for k in ("x", "u")}
-    n, T = arrays["x"].shape[:2]
-
-    def evaluate(model):
-        cuda = [torch.device(device)] if torch.device(device).type == "cuda" else []
-        with torch.random.fork_rng(devices=cuda):
-            torch.manual_seed(0)
-            total = 0.0
-            for i in range(0, n, chunk):
-                b = {k: v[i:i + chunk] for k, v in tensors.items()}
-                b["labels"] = torch.full(b["x"].shape[:2], -1, device=device)
-                b["mask"] = torch.zeros(b["x"].shape[:2], dtype=torch.bool, device=device)
-                trace = model(b, K)
-                total += objectives.iwae_bound(objectives.log_weights(trace, b["mask"])).sum().item()
-        return {"val_bound_per_step": total / (n * T)}
-    return evaluate
 
 
 def run(cfg, run):

@@ -22,7 +22,7 @@ from pipeline.data.handwriting.strokes import standardise
 from pipeline.data.handwriting.text import FIG4_TEXT, clean_text, encode_text
 from pipeline.data.supervision import step_mask
 from pipeline.evaluate import writing
-from pipeline.experiments.sequences import accuracy_evaluator, batch_maker
+from pipeline.experiments.batches import accuracy_evaluator, batch_maker
 from pipeline.models import pen_context
 from pipeline.models.dvrnn import DVRNN
 from pipeline.train import Spec

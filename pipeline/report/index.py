@@ -9,7 +9,7 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-from pipeline import config, layout
+from pipeline import PipelineError, config, layout, methods
 from pipeline.io import read_json, write_json
 from pipeline.report import verdicts
 from pipeline.report.pages import render
@@ -17,6 +17,15 @@ from pipeline.report.pages import render
 EXPERIMENTS = {"mnist": ("MNIST (sec. 4.1, Fig. 2)", "mnist.html"),
                "handwriting": ("Handwriting (sec. 4.2, Fig. 3, 4)", "handwriting.html"),
                "flies": ("Fly-vs-Fly (sec. 4.3, Table 1, Fig. 5, 6)", "flies.html")}
+OWN = {"sequences": ("Your sequences (not the paper's data: the same rule on yours)", "sequences.html")}   # when on
+
+
+def experiment_of(summary_path):
+    """The experiment whose summary JSON this is (layout.summary names it)."""
+    name = Path(summary_path).name.removesuffix("_summary.json")
+    if name not in {**EXPERIMENTS, **OWN}:
+        raise PipelineError(f"{summary_path}: not an experiment's summary (expected <experiment>_summary.json)")
+    return name
 
 
 def git_commit(root="."):
@@ -62,7 +71,9 @@ def headline(summaries):
             "handwriting_top1": {k: v["val_top1"] for k, v in hand["main"].items()},
             "handwriting_top10": {k: v["val_top10"] for k, v in hand["main"].items()},
             "handwriting_variable_top10": {k: v["val_top10"] for k, v in hand["variable"].items()},
-            "flies_kde": {f"{k}_{fly}": v[fly] for k, v in flies["table1"].items() for fly in ("fly1", "fly2")}}
+            "flies_kde": {f"{k}_{fly}": v[fly] for k, v in flies["table1"].items() for fly in ("fly1", "fly2")},
+            **({"sequences_top1": {k: v["val_top1"] for k, v in summaries["sequences"]["accuracy"].items()
+                                   if methods.SEQUENCES[k].uses_labels}} if "sequences" in summaries else {})}
 
 
 def provenance(params, summaries):
@@ -76,11 +87,12 @@ def provenance(params, summaries):
 
 def build(params, summaries, out_html, out_json, out_provenance):
     sections = [{"title": title, "page": page, "claims": summaries[key]["claims"]}
-                for key, (title, page) in EXPERIMENTS.items()]
+                for key, (title, page) in {**EXPERIMENTS, **OWN}.items() if key in EXPERIMENTS or key in summaries]
     found = [c["verdict"] for s in sections for c in s["claims"] if c.get("paper_claim", True)]
     counts = {v: found.count(v) for v in ("reproduced", "contradicted", "inconclusive", "not comparable") if v in found}
     setup = {"profile": config.profile_of(params), "seeds": params["seeds"],
-             "sources": {k: params[k]["source"] for k in EXPERIMENTS},
+             "sources": {**{k: params[k]["source"] for k in EXPERIMENTS},
+                         **({"sequences": params["sequences"]["path"]} if "sequences" in summaries else {})},
              "supervision": params["supervision"], "supervision_pattern": params["supervision_pattern"]}
     write_json(out_json, {"verdicts": counts, **headline(summaries)})
     render("index.html.j2", out_html, title="Semi-supervised Sequential Generative Models: reproduction",

@@ -37,7 +37,6 @@ from pipeline.data.handwriting.strokes import cut_windows, standardise
 from pipeline.data.handwriting.text import FIG4_TEXT, clean_text, encode_text
 from pipeline.evaluate import writing
 from pipeline.evaluate.classification import topk_accuracy
-from pipeline.experiments import handwriting
 from pipeline.models.pen_context import PenTracker, pen_context
 from tests.conftest import ROOT
 
@@ -118,7 +117,6 @@ def main():
     args = parser.parse_args()
     params = config.load(ROOT / "params.yaml")
     torch.set_num_threads(params["threads"])
-    cfg = config.settings(params, "handwriting")
     data = np.load(ROOT / layout.prepared("handwriting"))
     mean, std, seq_len = data["mean"], data["std"], data["x_train"].shape[1]
     x, y = reference_windows(seq_len, mean, std)
@@ -126,10 +124,9 @@ def main():
     _, sentence_y = render_text(FIG4_TEXT)
     header = None
     for folder in map(Path, args.runs):
-        method, seed = folder.name.split("-")[0], int(folder.name.rsplit("-s", 1)[1])
-        model = runs.load_trained(ROOT / folder, handwriting.build_model(cfg, method), "cpu")
-        reader = runs.load_trained(ROOT / layout.run_folder("handwriting", "baseline", seed, group="ceiling"),
-                                   handwriting.build_model(cfg, "baseline"), "cpu")
+        seed = int(folder.name.rsplit("-s", 1)[1])
+        model = runs.load_run(ROOT / folder)
+        reader = runs.load_run(ROOT / layout.run_folder("handwriting", "baseline", seed, group="ceiling"))
         if header is None:
             print(f"{'run':40} reference {read_windows(reader, x, y):6.1%}")
         result = probe(model, reader, x, y, sentence_y, seq_len, mean, std, args.samples, seed)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from pipeline import config, layout
+from pipeline import config, layout, runs, settings
 from pipeline.experiments import handwriting
 from pipeline.report.verdicts import gain_per_epoch
 from pipeline.runs import Run
@@ -28,10 +28,11 @@ def one_run(method, lr, seed, out):
     params = config.load(ROOT / "params.yaml")
     torch.set_num_threads(params["threads"])
     tune_cpu()
-    cfg = {**config.settings(params, "handwriting"), "lr": lr}
+    cfg = settings.unchecked({**params, "handwriting": {**params["handwriting"], "lr": lr}})
     folder = Path(out) / f"{method}-lr{lr}-s{seed}"
-    handwriting.run(cfg, Run(method, seed, ROOT / layout.prepared("handwriting"), folder, "cpu", group="main",
-                             rate=params["supervision"], pattern="uniform"))
+    run = Run(method, seed, ROOT / layout.prepared("handwriting"), folder, "cpu", group="main",
+              rate=params["supervision"], pattern="uniform")
+    runs.train(run, handwriting.training(cfg, run))
     curve = pd.read_csv(folder / layout.CURVE, sep="\t")
     return {"method": method, "lr": lr, "seed": seed, "top1": curve["val_top1"].iloc[-1],
             "top10": curve["val_top10"].iloc[-1], "top1_gain_per_epoch": gain_per_epoch([curve], "val_top1")}

@@ -1,6 +1,6 @@
 """One paper-profile epoch of MNIST and of handwriting on this machine: time, peak memory, projected total.
 
-It runs the stages' own code (the experiment's build_model, spec_for, batch makers, evaluator and
+It runs the stages' own code (the experiment's model_of, spec_for, batch makers, evaluator and
 train_step; then score() on the trained weights) at the sizes of the `paper` profile (pipeline/profiles/paper.yaml), on
 arrays of the paper's shapes filled with random values (the cost of a step does not depend on them,
 and the real data need the network).  Per experiment it prints
@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from benchmarks.steps import synchronise
-from pipeline import config, graph, runs
+from pipeline import config, graph, runs, settings, sized
 from pipeline.experiments import handwriting, mnist
 from pipeline.experiments.batches import accuracy_evaluator, batch_maker
 from pipeline.io import write_npz
@@ -74,11 +74,12 @@ def mnist_case(cfg, device, tmp, params):
     labels = mnist.labelled_training_set(data["y_train"], cfg["labels"], 0)
     steps = cfg["train_size"] // cfg["batch_size"]
     return {"path": path, "steps": steps, "runs": runs_per_method(params, "mnist"),
-            "model": lambda method: mnist.build_model(cfg),
+            "model": lambda method: mnist.model_of(cfg, method, data),
             "spec": lambda method: mnist.spec_for(method, cfg, 0, f"mnist-{method}"),
             "batches": lambda method: mnist.batch_maker(data["x_train"], labels, cfg, device)(np.random.default_rng(1)),
             "evaluate": mnist.evaluator(data["x_valid"], data["y_valid"], device),
-            "score": lambda run_dir: mnist.score(cfg, runs.Run("cws", 0, path, run_dir, device))}
+            "score": lambda run_dir: mnist.score(settings.unchecked({"mnist": cfg}),
+                                                 runs.Run("cws", 0, path, run_dir, device))}
 
 
 def runs_per_method(params, experiment):
@@ -103,22 +104,25 @@ def handwriting_case(cfg, device, tmp, params):
     rate = params["supervision"]
     steps = cfg["n_train"] // cfg["batch_size"]
     reader = tmp / "reader"
-    runs.save_model(reader / "model.pt", handwriting.build_model(cfg, "baseline"))
+    described = handwriting.model_of(cfg, "baseline", data)
+    runs.save_run(reader / "model.pt", described, described.build(), "baseline", {})
 
     def batches(method):
         train = handwriting.with_inputs(cfg, handwriting.training_set(data, method, rate, "uniform", 0))
         return batch_maker(train, cfg["batch_size"], device, steps)(np.random.default_rng(1))
     return {"path": path, "steps": steps, "runs": runs_per_method(params, "handwriting"),
-            "model": lambda method: handwriting.build_model(cfg, method),
+            "model": lambda method: handwriting.model_of(cfg, method, data),
             "spec": lambda method: handwriting.spec_for(method, cfg, 0, f"handwriting-{method}"),
             "batches": batches,
             "evaluate": accuracy_evaluator(handwriting.validation_set(cfg, data), device,
                                            particles=cfg["eval_particles"]),
-            "score": lambda run_dir: handwriting.score(cfg, runs.Run("cws", 0, path, run_dir, device, group="main",
+            "score": lambda run_dir: handwriting.score(settings.unchecked({"handwriting": cfg}), runs.Run("cws", 0, path, run_dir, device, group="main",
                                                                      rate=rate, pattern="uniform", reader=reader))}
 
 
-def measure(name, case, cfg, params, device, probe, steps, tmp):
+def measure(name, case, cfg, params, device, args, tmp):
+    """Time the case's steps (args: probe, steps and profile of the command line) and project the runs."""
+    probe, steps = args.probe, args.steps
     print(f"\n{name}: {case['steps']} steps per epoch, {cfg['epochs']} epochs, batch {cfg['batch_size']}, "
           f"K {cfg['particles']}, hidden {cfg['hidden']}", flush=True)
     if device.type == "cuda":
@@ -126,11 +130,12 @@ def measure(name, case, cfg, params, device, probe, steps, tmp):
     per_step = {}
     for method in case["runs"]:
         seed_everything(0)
-        model = case["model"](method).to(device)
+        model = case["model"](method).build().to(device)
         per_step[method], n = train_steps(model, case["spec"](method), case["batches"](method), device, probe)
         print(f"  {method:16} {1000 * per_step[method]:9.1f} ms/step (mean of {n})", flush=True)
     seed_everything(0)
-    model = case["model"]("cws").to(device)
+    described = case["model"]("cws")
+    model = described.build().to(device)
     limit = steps or case["steps"] - 1
     cws_step, n = train_steps(model, case["spec"]("cws"), case["batches"]("cws"), device, limit)
     epoch_train = cws_step * case["steps"]
@@ -141,7 +146,7 @@ def measure(name, case, cfg, params, device, probe, steps, tmp):
           f"{epoch_train:.1f} s of training steps + {valid:.1f} s validation; "
           f"peak memory {peak_memory(device) / 2 ** 30:.2f} GiB", flush=True)
     run_dir = tmp / f"{name}-run"
-    runs.save_model(run_dir / "model.pt", model)
+    runs.save_run(run_dir / "model.pt", described, model, "cws", {})
     score, _ = timed(lambda: case["score"](run_dir), device)
     print(f"  scoring one run: {score:.1f} s; peak memory with it {peak_memory(device) / 2 ** 30:.2f} GiB")
     run_seconds = {m: cfg["epochs"] * (per_step[m] * case["steps"] + valid) + score for m in case["runs"]}
@@ -156,20 +161,20 @@ def main():
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--probe", type=int, default=10, help="timed steps of every method (default 10)")
     parser.add_argument("--steps", type=int, default=0, help="timed CWS steps (default: the whole epoch)")
-    parser.add_argument("--profile", default="paper", choices=config.PROFILES,
+    parser.add_argument("--profile", default="paper", choices=sized.PROFILES,
                         help="whose sizes (default paper; smoke checks this script in seconds)")
     args = parser.parse_args()
-    params = config.with_profile(config.load(ROOT / "params.yaml"), args.profile)
+    params = sized.with_profile(config.load(ROOT / "params.yaml"), args.profile)
     device = pick_device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"torch {torch.__version__} on {name}; params.yaml profile {args.profile}, seeds {params['seeds']}")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for experiment in args.experiments:
-            cfg = config.settings(params, experiment)
+            cfg = params[experiment]
             case = (mnist_case(cfg, device, tmp, params) if experiment == "mnist"
                     else handwriting_case(cfg, device, tmp, params))
-            measure(experiment, case, cfg, params, device, args.probe, args.steps, tmp)
+            measure(experiment, case, cfg, params, device, args, tmp)
 
 
 if __name__ == "__main__":

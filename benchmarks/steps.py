@@ -23,7 +23,7 @@ import yaml
 from torch.utils.flop_counter import FlopCounterMode
 
 from benchmarks import reference
-from pipeline import config, objectives
+from pipeline import objectives, sized
 from pipeline.experiments import flies
 from pipeline.models.baselines import BinnedRNN
 from pipeline.models.dvrnn import DVRNN
@@ -53,7 +53,7 @@ def gemm_peak(device, seconds=2.0):
 
 def cases(profile):
     """(name, build(module), batch, K, objective) of every sequence model at a profile's sizes."""
-    sizes = config.profile(profile)
+    sizes = sized.profile(profile)
     hw, fl = sizes["handwriting"], sizes["flies"]
     g = torch.Generator().manual_seed(0)
     B, T = hw["batch_size"], hw["seq_len"]

@@ -1,8 +1,10 @@
 """The stage graph.  `python -m pipeline.graph` writes dvc.yaml from it; `--check` exits 1 when
 dvc.yaml differs from what params.yaml and the code imply.
 
-Every path is written here once (from layout.py): a stage's command gets the same paths as its deps
-and outs.  Matrix stages expand over `seeds` and the method registry (methods.py); the stages that
+Each experiment lays out its own stages (its declaration's `stages`, pipeline/declarations/), from the
+builders of declaration.py, with the params each stage reads (Experiment.params_of: the same list the
+stage's Settings enforces).  Every path is written once (layout.py): a stage's command gets the same
+paths as its deps and outs.  Matrix stages expand over `seeds` and the declared methods; the stages that
 read many runs (reports) list every file they read, expanded from the seeds, rates and methods of
 params.yaml.  After changing `seeds`, `handwriting.rates` or `handwriting.normalised_ssws`, run this
 module again: `check_params`, the first stage, stops `dvc repro` with that advice until you do.
@@ -16,15 +18,14 @@ import argparse
 import ast
 import io
 import sys
-from dataclasses import dataclass, field
-from pathlib import Path
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import FoldedScalarString
 
-from pipeline import config, layout, methods
+from pipeline import config, layout, registry
 from pipeline.closure import ROOT, closure, module_file
+from pipeline.declaration import Stage
 
 DVC_YAML = ROOT / "dvc.yaml"
 HEADER = """\
@@ -34,201 +35,29 @@ train_mnist` runs the whole group.  Each stage depends on the source files it ru
 
 
 # ------------------------------------------------------------------ stages
-@dataclass
-class Stage:
-    name: str
-    module: str                         # stages.<entry point>
-    args: dict                          # --key value (a list value becomes several words)
-    deps: list = field(default_factory=list)
-    params: list = field(default_factory=list)
-    outs: list = field(default_factory=list)
-    metrics: list = field(default_factory=list)
-    plots: list = field(default_factory=list)   # (path, x, y)
-    matrix: dict = None
-    persist: bool = False               # outputs kept while the stage runs (check_params: kept when it fails)
-
-    def doc(self):
-        """The first line of the entry module's docstring."""
-        tree = ast.parse(module_file(self.module).read_text())
-        return (ast.get_docstring(tree) or self.module).splitlines()[0]
-
-    def command(self):
-        words = [f"python -m {self.module}"]
-        for key, value in self.args.items():
-            values = value if isinstance(value, (list, tuple)) else [value]
-            words.append(" ".join([f"--{key}", *map(str, values)]))
-        return words
-
-
-def _prepare(experiment, params):
-    return Stage(f"prepare_{experiment}", f"stages.prepare_{experiment}",
-                 {"out": layout.prepared(experiment), "raw": layout.RAW},
-                 params=params, outs=[layout.prepared(experiment)])
-
-
-def _train_and_score(experiment, suffix, matrix, folder, args, params, curve_y):
-    """The train and score matrix stages of one comparison; returns them and the item folder."""
-    data = layout.prepared(experiment)
-    scores, arrays = layout.SCORES[experiment]
-    train = Stage(f"train_{experiment}{suffix}", f"stages.train_{experiment}",
-                  {**args, "data": data, "out": folder}, deps=[data], params=params,
-                  outs=[f"{folder}/{layout.MODEL}"], metrics=[f"{folder}/{layout.METRICS}"],
-                  plots=[(f"{folder}/{layout.CURVE}", "epoch", curve_y)], matrix=matrix)
-    score = Stage(f"score_{experiment}{suffix}", f"stages.score_{experiment}",
-                  {**args, "data": data, "run": folder}, deps=[data, f"{folder}/{layout.MODEL}"],
-                  params=params, outs=[f"{folder}/{arrays}"], metrics=[f"{folder}/{scores}"], matrix=matrix)
-    return [train, score]
-
-
-def _report(experiment, folders, params, inputs=None):
-    """The experiment's report stage: reads every file of the given runs, and `inputs` {name: path}."""
-    scores, arrays = layout.SCORES[experiment]
-    data = layout.prepared(experiment)
-    per_run = [f"{f}/{name}" for f in folders for name in (layout.METRICS, layout.CURVE, scores, arrays)]
-    figures = [f"{layout.FIGURES}/{name}" for name in layout.FIGURE_NAMES[experiment]]
-    inputs = inputs or {}
-    return Stage(f"report_{experiment}", f"stages.report_{experiment}",
-                 {"runs": folders, **inputs, "data": data, "html": layout.page(experiment), "figures": layout.FIGURES,
-                  "summary": layout.summary(experiment)},
-                 deps=[data, *per_run, *inputs.values()], params=params,
-                 outs=[layout.page(experiment), *figures, layout.summary(experiment)])
-
-
-def sized(section):
-    """The params of a section that a profile sets (sizes, epochs, rates): every training stage's."""
-    return [f"{section}.{key}" for key in config.sized_keys(section)]
-
-
-def mnist(p):
-    names = methods.mnist_methods(p["mnist"])
-    folder = layout.run_folder("mnist", "${item.method}", "${item.seed}")
-    runs = [layout.run_folder("mnist", m, s) for m in names for s in p["seeds"]]
-    return [_prepare("mnist", ["mnist.source", "mnist.local_dir", "mnist.split_seed", "mnist.train_size"]),
-            *_train_and_score("mnist", "", {"method": names, "seed": "${seeds}"}, folder,
-                              {"method": "${item.method}", "seed": "${item.seed}"},
-                              ["device", "threads", "mnist.labels", "mnist.alpha", *sized("mnist")], "val_accuracy"),
-            _report("mnist", runs, ["mnist.labels", "mnist.alpha", "mnist.source"])]
-
-
-@dataclass(frozen=True)
-class Group:
-    """One handwriting comparison (methods.HANDWRITING_GROUPS): its stages' suffix, the --rate and
-    --pattern its runs train at, the params that decide those, and the rates its run folders name."""
-    name: str
-    suffix: str
-    rate: object
-    pattern: str
-    params: tuple = ()
-    run_rates: tuple = (None,)
-
-    def folder(self, method, seed, rate=None):
-        return layout.run_folder("handwriting", method, seed, group=self.name, rate=rate)
-
-
-def handwriting_groups(p):
-    """The comparisons params.yaml asks for: no `rates` group without further rates."""
-    rates = p["handwriting"]["rates"]
-    groups = [Group("main", "", "${supervision}", "${supervision_pattern}", ("supervision", "supervision_pattern")),
-              Group("rates", "_rates", "${item.rate}", "uniform", run_rates=tuple(rates)),
-              Group("variable", "_variable", "${supervision}", "variable", ("supervision",)),
-              Group("ceiling", "_ceiling", 1.0, "uniform")]
-    return [g for g in groups if g.name != "rates" or rates]
-
-
-def handwriting(p):
-    members = methods.handwriting_groups(p["handwriting"])
-    stages = [_prepare("handwriting", ["handwriting.source", "handwriting.local_dir", "handwriting.trusted_sha256",
-                                       "handwriting.deepwriting_url", "handwriting.iamondb_url", "handwriting.fonts",
-                                       "handwriting.data_seed", *sized("handwriting")])]
-    runs = []
-    reader = Group("ceiling", "", 1.0, "uniform").folder("baseline", "${item.seed}")    # reads the generations
-    for group in handwriting_groups(p):
-        by_rate = group.name == "rates"
-        matrix = {"method": list(members[group.name]), **({"rate": "${handwriting.rates}"} if by_rate else {}),
-                  "seed": "${seeds}"}
-        folder = group.folder("${item.method}", "${item.seed}", rate="${item.rate}" if by_rate else None)
-        alpha = ["handwriting.alpha"] if "reinforce" in members[group.name] else []
-        train, score = _train_and_score(
-            "handwriting", group.suffix, matrix, folder,
-            {"method": "${item.method}", "seed": "${item.seed}", "group": group.name, "rate": group.rate,
-             "pattern": group.pattern},
-            ["device", "threads", *sized("handwriting"), "handwriting.pen_context", *group.params, *alpha], "val_top10")
-        score.args["reader"] = reader
-        if reader != folder:
-            score.deps.append(f"{reader}/{layout.MODEL}")
-        stages += [train, score]
-        runs += [group.folder(m, s, rate=r) for m in members[group.name] for r in group.run_rates for s in p["seeds"]]
-    stages.append(_report("handwriting", runs, ["supervision", "supervision_pattern"]))
-    return stages
-
-
-def flies(p):
-    names = list(methods.FLIES)
-    folder = layout.run_folder("flies", "${item.method}", "${item.seed}")
-    runs = [layout.run_folder("flies", m, s) for m in names for s in p["seeds"]]
-    train, score = _train_and_score("flies", "", {"method": names, "seed": "${seeds}"}, folder,
-                                    {"method": "${item.method}", "seed": "${item.seed}"},
-                                    ["device", "threads", "flies.rws_classes", *sized("flies")], "val_bound_per_step")
-    score.params += ["flies.kde_floor_mm", "flies.filter_chunk"]
-    scores, arrays = layout.SCORES["flies"]
-    shared = Stage("select_bandwidth_flies", "stages.select_bandwidth_flies",
-                   {"runs": runs, "floor": "${flies.kde_floor_mm}", "out": layout.SHARED_BANDWIDTH,
-                    "steps": layout.TABLE1_STEPS},
-                   deps=[f"{f}/{name}" for f in runs for name in (scores, arrays)], params=["flies.kde_floor_mm"],
-                   outs=[layout.TABLE1_STEPS], metrics=[layout.SHARED_BANDWIDTH])
-    return [_prepare("flies", ["flies.source", "flies.local_dir", "flies.supervision", "flies.data_seed",
-                               "flies.arena_radius", "flies.fps", "flies.ppm", "flies.max_wing_gap",
-                               "flies.train_movies", "flies.test_movies", *sized("flies")]),
-            train, score, shared,
-            _report("flies", runs, ["flies.kde_floor_mm"],
-                    {"bandwidth": layout.SHARED_BANDWIDTH, "steps": layout.TABLE1_STEPS})]
-
-
-# The prepare stage's keys of the sequences section (the rest shape training and scoring only).
-SEQUENCES_DATA = ("id_column", "time_column", "feature_columns", "label_column", "supervision", "split_seed",
-                  "valid_fraction", "window", "stride")
-
-
-def sequences_on(p):
-    """The sequences experiment is in the graph when sequences.path names a file."""
-    return bool(p["sequences"]["path"])
-
-
-def sequences(p):
-    """The researcher's own sequences (docs/sequences.md): the file is a dep through ${sequences.path},
-    so pointing it at another file needs no new graph; setting or clearing it does."""
-    names = list(methods.SEQUENCES)
-    folder = layout.run_folder("sequences", "${item.method}", "${item.seed}")
-    runs = [layout.run_folder("sequences", m, s) for m in names for s in p["seeds"]]
-    prepare = _prepare("sequences", [f"sequences.{k}" for k in SEQUENCES_DATA])
-    prepare.args = {"input": "${sequences.path}", "out": layout.prepared("sequences")}
-    prepare.deps = ["${sequences.path}"]
-    return [prepare,
-            *_train_and_score("sequences", "", {"method": names, "seed": "${seeds}"}, folder,
-                              {"method": "${item.method}", "seed": "${item.seed}"},
-                              ["device", "threads", "sequences.topk", *sized("sequences")], "val_bound_per_step"),
-            _report("sequences", runs, ["sequences.supervision"])]
-
-
 def stages(params):
-    reported = ["mnist", "handwriting", "flies"] + (["sequences"] if sequences_on(params) else [])
-    experiments = [*mnist(params), *handwriting(params), *flies(params),
-                   *(sequences(params) if sequences_on(params) else [])]
+    """check_params, every experiment's stages (its declaration's `stages`), the index page."""
+    experiments = registry.on(params)
+    staged = [s for e in experiments for s in e.stages(e, params)]
     index = Stage("report_index", "stages.report_index",
-                  {"summaries": [layout.summary(e) for e in reported],
+                  {"summaries": [layout.summary(e.name) for e in experiments],
                    "html": layout.page("index"), "headline": layout.HEADLINE, "provenance": layout.PROVENANCE},
-                  deps=[layout.summary(e) for e in reported],
-                  params=["seeds", "supervision", "supervision_pattern", "mnist.source",
-                          "handwriting.source", "flies.source", *(["sequences.path"] if sequences_on(params) else [])],
+                  deps=[layout.summary(e.name) for e in experiments], params=registry.index_params(params),
                   outs=[layout.page("index")], metrics=[layout.HEADLINE])
     check = Stage("check_params", "stages.check_params", {"out": layout.CHECKED}, deps=["pipeline", "stages"],
                   params=["params.yaml:"], outs=[layout.CHECKED], persist=True)
-    for stage in experiments + [index]:
+    for stage in staged + [index]:
         stage.deps[:0] = closure(stage.module) + ([layout.CHECKED] if stage.name.startswith("prepare_") else [])
-    return [check, *experiments, index]
+    return [check, *staged, index]
 
 
 # ------------------------------------------------------------------ dvc.yaml
+def doc(stage):
+    """The first line of the stage's entry module's docstring: its comment in dvc.yaml."""
+    tree = ast.parse(module_file(stage.module).read_text())
+    return (ast.get_docstring(tree) or stage.module).splitlines()[0]
+
+
 def _flow(values):
     seq = CommentedSeq(values)
     seq.fa.set_flow_style()
@@ -260,7 +89,7 @@ def render(params):
     spec.yaml_set_start_comment(HEADER)
     for stage in stages(params):
         spec["stages"][stage.name] = _entry(stage)
-        spec["stages"].yaml_set_comment_before_after_key(stage.name, before="\n" + stage.doc(), indent=2)
+        spec["stages"].yaml_set_comment_before_after_key(stage.name, before="\n" + doc(stage), indent=2)
     yaml = YAML()
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.width = 4096                 # cmd folds where _entry says, nothing else wraps

@@ -18,11 +18,7 @@ def prepared(experiment):
 
 # Inside a run folder: what training writes (DVC outputs) ...
 MODEL, METRICS, CURVE = "model.pt", "metrics.json", "curve.tsv"
-# ... what scoring writes: one JSON of numbers and one npz of arrays per run ...
-SCORES = {"mnist": ("scores.json", "grids.npz"),
-          "handwriting": ("scores.json", "generation.npz"),
-          "flies": ("kde.json", "continuations.npz"),
-          "sequences": ("scores.json", "samples.npz")}
+# ... what scoring writes: one JSON of numbers and one npz of arrays per run (its declaration's `scores`) ...
 SHARED_BANDWIDTH = "runs/flies/shared_bandwidth.json"   # Table 1 under the rules chosen on validation windows
 TABLE1_STEPS = "runs/flies/table1_steps.npz"            # the verdicts' rule, per run, test window, step and fly
 # ... and wall times, which are not DVC outputs (they differ on every run; dvc.lock must not).
@@ -30,12 +26,6 @@ TRAIN_TIME, SCORE_TIME = "timing.json", "score_timing.json"
 
 REPORTS = "reports"
 FIGURES = "reports/figures"
-FIGURE_NAMES = {"mnist": ("mnist_fig2a.png", "mnist_fig2b.png", "mnist_fig2c.png", "mnist_weights.png"),
-                "handwriting": ("handwriting_fig3_left.png", "handwriting_fig3_right.png", "handwriting_fig4.png",
-                                "handwriting_fig4_samples.png"),
-                "flies": ("flies_fig5b.png", "flies_fig6.png", "flies_seeds.png"),
-                "sequences": ("sequences_curves.png", "sequences_confusion.png", "sequences_continuations.png",
-                              "sequences_conditioned.png")}
 
 
 def page(name):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
-from pipeline import PipelineError, config
+from pipeline import config, sized
 from pipeline.cli import run
 from pipeline.io import write_text
 
@@ -22,9 +22,9 @@ def apply(path, name):
     yaml.indent(mapping=2, sequence=2, offset=0)
     yaml.width = 120
     data = yaml.load(Path(path).read_text())
-    for section, block in config.profile(name).items():
+    for section, block in sized.profile(name).items():
         node = data[section]
-        for key in config.sized_keys(section):
+        for key in sized.sized_keys(section):
             if key in node and key not in block:
                 del node[key]
         for key, value in block.items():
@@ -37,7 +37,7 @@ def apply(path, name):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("name", choices=config.PROFILES)
+    parser.add_argument("name", choices=sized.PROFILES)
     parser.add_argument("--params", default=str(config.PARAMS_FILE))
     args = parser.parse_args(argv)
     apply(args.params, args.name)

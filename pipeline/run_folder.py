@@ -2,7 +2,8 @@
 
 Training writes model.pt (runs.save_model: the weights, the one torch file, kept out of this module
 so that report code never imports torch), curve.tsv (one row per epoch) and metrics.json; scoring
-writes one JSON of numbers and one npz of arrays (layout.SCORES).  Reports and fan-in stages read
+writes one JSON of numbers and one npz of arrays (the names its experiment's declaration gives:
+Experiment.scores).  Reports and fan-in stages read
 them back from here; no model is loaded."""
 import csv
 import io
@@ -30,8 +31,8 @@ def write_training(folder, history, metrics):
 
 
 def write_scores(experiment, folder, arrays, numbers):
-    """A score stage's npz of arrays and JSON of numbers, under the names layout.SCORES gives."""
-    numbers_name, arrays_name = layout.SCORES[experiment]
+    """A score stage's npz of arrays and JSON of numbers, under the names `experiment` (a declaration) gives."""
+    numbers_name, arrays_name = experiment.scores
     write_npz(Path(folder) / arrays_name, **arrays)
     write_json(Path(folder) / numbers_name, numbers)
 
@@ -43,13 +44,13 @@ def _need(path):
 
 
 def read_scores(experiment, folder):
-    """The JSON of numbers a score stage wrote for the run in `folder`."""
-    return read_json(_need(Path(folder) / layout.SCORES[experiment][0]))
+    """The JSON of numbers a score stage wrote for the run in `folder` (experiment: its declaration)."""
+    return read_json(_need(Path(folder) / experiment.scores[0]))
 
 
 def read_arrays(experiment, folder):
     """The npz a score stage wrote for the run in `folder`, as a dict of arrays."""
-    with np.load(_need(Path(folder) / layout.SCORES[experiment][1])) as f:
+    with np.load(_need(Path(folder) / experiment.scores[1])) as f:
         return dict(f)
 
 

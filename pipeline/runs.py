@@ -1,12 +1,14 @@
-"""One run, trained and scored: the arguments every run's stages share (Run), the skeleton every
-experiment's training goes through (train), the run's weights, and the bodies of the train and score
-stages.
+"""One run: what its train and score stages are given (stage_inputs -> Settings and Run), what an
+experiment hands back to train one (Training), and the run folder's weights, which describe themselves.
 
-A training run writes model.pt here (save_model) and curve.tsv and metrics.json through run_folder.py,
-which holds the run folder's format; while it trains, a resumable checkpoint keyed by everything that
-determines the result lives in runs/.checkpoints.  Scoring loads the weights back (load_trained)."""
+A stage builds its inputs here, the experiment says what to train (experiments.<x>.training), and
+train() trains it with train.fit and writes model.pt, curve.tsv and metrics.json.  model.pt holds the
+model's class and constructor arguments, the method and the settings it trained with beside the
+weights, so load_run() needs the folder alone.  While a run trains, a resumable checkpoint keyed by
+everything that determines the result lives in runs/.checkpoints."""
 import dataclasses
 import hashlib
+import importlib
 import io
 import json
 import time
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from pipeline import PipelineError, config, layout, run_folder
+from pipeline import PipelineError, layout, run_folder, settings
 from pipeline.io import sha256, write_bytes, write_json
 from pipeline.train import Spec, fit, pick_device, seed_everything, tune_cpu
 
@@ -46,13 +48,24 @@ class Run:
 
 
 @dataclass(frozen=True)
+class Model:
+    """A model as a run folder records it: its class (under pipeline.models) and constructor arguments."""
+    cls: type
+    args: dict
+
+    def build(self):
+        return self.cls(**self.args)
+
+
+@dataclass(frozen=True)
 class Training:
-    """What an experiment gives train() for one run."""
+    """What an experiment hands train() for one run (experiments.<x>.training)."""
     spec: Spec              # the objective and the loop's knobs (train.Spec.of)
-    build: callable         # () -> the untrained model, called once the seed is set
+    model: Model            # built once the seed is set, so its initial weights depend on the seed alone
     make_batches: callable  # rng -> one epoch's batches (train.fit)
     evaluate: callable      # model -> validation metrics, before training and after every epoch
     metrics: callable       # (trained model, history) -> the contents of metrics.json
+    settings: dict          # the stage's settings (Settings.snapshot()): recorded in model.pt
 
 
 def fingerprint(config, data_files=()):
@@ -71,54 +84,62 @@ def checkpoint_path(run_dir, config, data_files=()):
     return CHECKPOINTS / f"{safe}-{fingerprint(config, data_files)}.pt"
 
 
-def save_model(path, model):
-    """The weights, through a buffer: the bytes depend on the weights only (a file name would be
-    recorded inside the archive)."""
+def save_run(path, described, model, method, cfg):
+    """model.pt: the weights with what rebuilds them (class, constructor arguments), the method and the
+    settings the run trained with; written through a buffer, so the bytes depend on these alone."""
     buf = io.BytesIO()
-    torch.save(model.state_dict(), buf)
+    torch.save({"model": f"{described.cls.__module__}:{described.cls.__qualname__}", "args": described.args,
+                "method": method, "settings": cfg, "state_dict": model.state_dict()}, buf)
     write_bytes(path, buf.getvalue())
 
 
-def load_model(path, model):
-    """Load weights saved by save_model (tensors only: weights_only=True)."""
+def load_run(folder, device="cpu"):
+    """The trained model of a run folder, from model.pt alone, on `device`, in evaluation mode."""
+    path = Path(folder) / layout.MODEL
     try:
-        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        module, name = saved["model"].split(":")
+        if not module.startswith("pipeline.models."):
+            raise KeyError(f"model class {saved['model']} is not one of pipeline.models")
+        model = getattr(importlib.import_module(module), name)(**saved["args"])
+        model.load_state_dict(saved["state_dict"])
     except FileNotFoundError:
         raise PipelineError(f"{path}: missing; run `dvc repro` to train it") from None
-    except (RuntimeError, KeyError) as err:
-        raise PipelineError(f"{path}: weights do not fit the model of the current params "
-                            f"({str(err).splitlines()[0][:100]}); run `dvc repro`") from None
-    return model
+    except (RuntimeError, KeyError, TypeError, ValueError, AttributeError, ImportError) as err:
+        raise PipelineError(f"{path}: not a run folder's model.pt of this code ({str(err).splitlines()[0][:100]}); "
+                            f"run `dvc repro` to train it again") from None
+    return model.to(device).eval()
 
 
-def load_trained(run_dir, model, device):
-    """The run's trained weights in `model`, on `device`, in evaluation mode."""
-    return load_model(Path(run_dir) / layout.MODEL, model).to(device).eval()
+def read_run(folder):
+    """{method, settings, model, args} of a run folder's model.pt, without the weights."""
+    saved = torch.load(Path(folder) / layout.MODEL, map_location="cpu", weights_only=True)
+    return {k: saved[k] for k in ("model", "args", "method", "settings")}
 
 
-def train(cfg, run, training):
-    """Train one run and write its files: seed, build the model (so its initial weights depend on
-    the seed alone), fit it, resuming from the checkpoint of an interrupted attempt with the same
-    settings `cfg`, Run, data and code, then write model.pt, curve.tsv and metrics.json =
-    training.metrics(model, history)."""
+def train(run, training):
+    """Train one run and write its files: seed, build the model, fit it (resuming from the checkpoint
+    of an interrupted attempt with the same settings, Run, data and code), then write model.pt,
+    curve.tsv and metrics.json = training.metrics(model, history)."""
     spec = training.spec
     seed_everything(spec.seed)
-    model = training.build()
-    ckpt = checkpoint_path(run.folder, {"cfg": cfg, **dataclasses.asdict(run)}, [run.data])
+    model = training.model.build()
+    ckpt = checkpoint_path(run.folder, {"cfg": training.settings, **dataclasses.asdict(run)}, [run.data])
     history = fit(model, spec, training.make_batches, training.evaluate, checkpoint=ckpt, device=run.device)
     result = training.metrics(model.eval(), history)
-    save_model(Path(run.folder) / layout.MODEL, model.cpu())
+    save_run(Path(run.folder) / layout.MODEL, training.model, model.cpu(), run.method, training.settings)
     run_folder.write_training(run.folder, history, result)
     ckpt.unlink(missing_ok=True)
     return result
 
 
 class timed:
-    """Context manager writing {seconds, device} to `path` when the block completes: the wall time
+    """Context manager writing {seconds, device} to the run folder's file `name` (layout.TRAIN_TIME,
+    SCORE_TIME) when the block completes: the wall time
     the provenance page reports per stage.  Not a DVC output, so dvc.lock stays deterministic."""
 
-    def __init__(self, path, device):
-        self.path, self.device = Path(path), str(device)
+    def __init__(self, run, name):
+        self.path, self.device = Path(run.folder) / name, str(run.device)
 
     def __enter__(self):
         self.start = time.perf_counter()
@@ -130,29 +151,16 @@ class timed:
         return False
 
 
-def _stage_device(params):
+def stage_inputs(experiment, kind, parser):
+    """(cfg, run) of a train or score stage: its declared settings (settings.load) and the Run of its
+    parsed arguments, on the device params.yaml asks for, with `threads` torch threads on the CPU."""
+    args = parser.parse_args()
+    cfg = settings.load(experiment, kind, method=args.method, group=getattr(args, "group", None))
+    return cfg, Run.from_args(args, stage_device(cfg))
+
+
+def stage_device(cfg):
     """The device of a stage, with `threads` torch threads on the CPU (and tune_cpu's settings)."""
-    torch.set_num_threads(params["threads"])
+    torch.set_num_threads(cfg["threads"])
     tune_cpu()
-    return pick_device(params["device"])
-
-
-def train_stage(experiment, args, train_run):
-    """The body of a train_<experiment> stage: train_run(cfg, run) (the experiment's run()) with the
-    experiment's settings and the Run of the stage's parsed `args`, timed into the run folder."""
-    params = config.load()
-    device = _stage_device(params)
-    run = Run.from_args(args, device)
-    with timed(Path(run.folder) / layout.TRAIN_TIME, device):
-        return train_run(config.settings(params, experiment), run)
-
-
-def score_stage(experiment, args, score):
-    """The body of a score_<experiment> stage: score(cfg, run) -> (arrays, numbers), written into the
-    run folder (run_folder.write_scores), timed."""
-    params = config.load()
-    device = _stage_device(params)
-    run = Run.from_args(args, device)
-    with timed(Path(run.folder) / layout.SCORE_TIME, device):
-        arrays, numbers = score(config.settings(params, experiment), run)
-        run_folder.write_scores(experiment, run.folder, arrays, numbers)
+    return pick_device(cfg["device"])

@@ -43,7 +43,7 @@ def tune_cpu():
       mmap whose pages fault in on first touch, and a training step allocates many: 10-20% of a
       sequence model's step at the default sizes.  A no-op where the C library is not glibc.
 
-    Every stage calls it (runs._stage_device), and benchmarks/steps.py for both steps it compares."""
+    Every stage calls it (runs.stage_device), and benchmarks/steps.py for both steps it compares."""
     torch.set_flush_denormal(True)
     try:
         libc = ctypes.CDLL("libc.so.6")

@@ -1,8 +1,9 @@
 """Prepare the flies data: simulate or read Fly-vs-Fly tracks into one npz."""
 import argparse
 
-from pipeline import config
+from pipeline import settings
 from pipeline.cli import run
+from pipeline.declarations.flies import EXPERIMENT
 from pipeline.data import flies
 from pipeline.io import write_npz
 
@@ -12,7 +13,7 @@ def main():
     parser.add_argument("--out", required=True, help="the prepared npz")
     parser.add_argument("--raw", required=True, help="folder for downloads")
     args = parser.parse_args()
-    cfg = config.settings(config.load(), "flies")
+    cfg = settings.load(EXPERIMENT, "prepare")["flies"]
     write_npz(args.out, **flies.prepare(cfg["source"], cfg, cfg["data_seed"], args.raw))
 
 

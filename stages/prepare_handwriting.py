@@ -1,8 +1,9 @@
 """Prepare the handwriting data: render, read or download the handwriting data into one npz."""
 import argparse
 
-from pipeline import config
+from pipeline import settings
 from pipeline.cli import run
+from pipeline.declarations.handwriting import EXPERIMENT
 from pipeline.data.handwriting import sources
 from pipeline.io import write_npz
 
@@ -12,7 +13,7 @@ def main():
     parser.add_argument("--out", required=True, help="the prepared npz")
     parser.add_argument("--raw", required=True, help="folder for downloads")
     args = parser.parse_args()
-    cfg = config.settings(config.load(), "handwriting")
+    cfg = settings.load(EXPERIMENT, "prepare")["handwriting"]
     write_npz(args.out, **sources.prepare(cfg["source"], cfg, cfg["data_seed"], args.raw))
 
 

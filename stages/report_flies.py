@@ -1,13 +1,14 @@
-"""Write the Fly-vs-Fly report page: Table 1, Fig. 5b tracks and Fig. 6 densities."""
-from pipeline import config
+
+from pipeline import settings
 from pipeline.cli import report_parser, run
+from pipeline.declarations.flies import EXPERIMENT
 from pipeline.report import flies
+from pipeline.report.pages import Outputs
 
 
 def main():
     a = report_parser(__doc__, inputs=["bandwidth", "steps"]).parse_args()
-    params = config.load()
-    flies.build(params, config.settings(params, "flies"), a.runs, a.bandwidth, a.steps, a.data, a.html, a.figures, a.summary)
+    flies.build(settings.load(EXPERIMENT, "report"), a.runs, a.bandwidth, a.steps, a.data, Outputs.of(a))
 
 
 if __name__ == "__main__":

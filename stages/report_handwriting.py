@@ -1,13 +1,14 @@
-"""Write the handwriting report page: Fig. 3 left and right, the variable-supervision table, Fig. 4."""
-from pipeline import config
+
+from pipeline import settings
 from pipeline.cli import report_parser, run
+from pipeline.declarations.handwriting import EXPERIMENT
 from pipeline.report import handwriting
+from pipeline.report.pages import Outputs
 
 
 def main():
     a = report_parser(__doc__).parse_args()
-    params = config.load()
-    handwriting.build(params, config.settings(params, "handwriting"), a.runs, a.data, a.html, a.figures, a.summary)
+    handwriting.build(settings.load(EXPERIMENT, "report"), a.runs, a.data, Outputs.of(a))
 
 
 if __name__ == "__main__":

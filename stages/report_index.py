@@ -1,7 +1,7 @@
 """Write the overview page: every claim with our number and a verdict; provenance on its own page."""
 import argparse
 
-from pipeline import config
+from pipeline import registry, settings
 from pipeline.cli import run
 from pipeline.io import read_json
 from pipeline.report import index
@@ -16,7 +16,10 @@ def main():
                         help="the provenance page to write (commit, software, wall times; not a DVC output)")
     a = parser.parse_args()
     summaries = {index.experiment_of(path): read_json(path) for path in a.summaries}
-    index.build(config.load(), summaries, a.html, a.headline, a.provenance)
+    params = settings.read_params()
+    cfg = settings.of_keys(params, registry.index_params(params), "report_index", "registry.index_params",
+                           {k: r for e in registry.EXPERIMENTS.values() for k, r in e.checks().items()})
+    index.build(cfg, summaries, a.html, a.headline, a.provenance)
 
 
 if __name__ == "__main__":

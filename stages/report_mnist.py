@@ -1,13 +1,14 @@
-"""Write the MNIST report page: Fig. 2a curves, Fig. 2b/c reconstructions, accuracy table and verdict."""
-from pipeline import config
+
+from pipeline import settings
 from pipeline.cli import report_parser, run
+from pipeline.declarations.mnist import EXPERIMENT
 from pipeline.report import mnist
+from pipeline.report.pages import Outputs
 
 
 def main():
     a = report_parser(__doc__).parse_args()
-    params = config.load()
-    mnist.build(params, config.settings(params, "mnist"), a.runs, a.data, a.html, a.figures, a.summary)
+    mnist.build(settings.load(EXPERIMENT, "report"), a.runs, a.data, Outputs.of(a))
 
 
 if __name__ == "__main__":

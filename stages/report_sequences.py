@@ -1,12 +1,14 @@
-"""Write the page of your own sequences: accuracy, confusion, continuations, samples and the verdicts."""
-from pipeline import config
+
+from pipeline import settings
 from pipeline.cli import report_parser, run
+from pipeline.declarations.sequences import EXPERIMENT
 from pipeline.report import sequences
+from pipeline.report.pages import Outputs
 
 
 def main():
     a = report_parser(__doc__).parse_args()
-    sequences.build(config.load(), a.runs, a.data, a.html, a.figures, a.summary)
+    sequences.build(settings.load(EXPERIMENT, "report"), a.runs, a.data, Outputs.of(a))
 
 
 if __name__ == "__main__":

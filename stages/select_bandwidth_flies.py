@@ -3,6 +3,7 @@ import argparse
 from pathlib import Path
 
 from pipeline.cli import run
+from pipeline.declarations.flies import EXPERIMENT
 from pipeline.evaluate.kde import table1_scores
 from pipeline.io import write_json, write_npz
 from pipeline.run_folder import read_arrays, read_scores
@@ -17,9 +18,9 @@ def main():
     a = parser.parse_args()
     grids, defensive, test = {}, {}, {}
     for folder in a.runs:
-        numbers = read_scores("flies", folder)
+        numbers = read_scores(EXPERIMENT, folder)
         grids[folder], defensive[folder] = numbers["valid_kde_by_bandwidth"], numbers["valid_defensive"]
-        test[folder] = read_arrays("flies", folder)
+        test[folder] = read_arrays(EXPERIMENT, folder)
     numbers, steps = table1_scores(grids, defensive, test, a.floor)
     write_npz(a.steps, **{f"{Path(folder).name}.{rule}": s.astype("float32")
                           for folder, by_rule in steps.items() for rule, s in by_rule.items()})

@@ -11,7 +11,7 @@ import pytest
 import torch
 import yaml
 
-from pipeline import config, layout
+from pipeline import layout, registry, sized
 from tests.conftest import ROOT, env_with_venv
 from tests.sequences_data import write_csv
 
@@ -44,7 +44,7 @@ def repo(tmp_path_factory):
     """A working folder with params.yaml at profile smoke on CUDA, every stage of RUNS run in it."""
     path = tmp_path_factory.mktemp("cuda")
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    smoke = config.with_profile(params, "smoke")
+    smoke = sized.with_profile(params, "smoke")
     own = {**smoke["sequences"], "path": "tiny.csv", "time_column": "time"}       # the sequences experiment's file
     (path / "params.yaml").write_text(yaml.safe_dump({**smoke, "device": "cuda", "seeds": [0], "sequences": own}))
     write_csv(path / "tiny.csv")
@@ -70,8 +70,8 @@ def test_stages_train_and_score_on_cuda(repo, folder):
     assert json.loads((run / layout.TRAIN_TIME).read_text())["device"] == "cuda"
     assert json.loads((run / layout.SCORE_TIME).read_text())["device"] == "cuda"
     assert finite(json.loads((run / layout.METRICS).read_text()))
-    assert finite(json.loads((run / layout.SCORES[experiment][0]).read_text()))
-    weights = torch.load(run / layout.MODEL, weights_only=True)      # no map_location: saved from the CPU
+    assert finite(json.loads((run / registry.EXPERIMENTS[experiment].scores[0]).read_text()))
+    weights = torch.load(run / layout.MODEL, weights_only=True)["state_dict"]      # no map_location: saved from the CPU
     assert all(t.device.type == "cpu" and bool(torch.isfinite(t).all()) for t in weights.values())
 
 

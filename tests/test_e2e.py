@@ -16,7 +16,8 @@ import uuid
 
 import pytest
 
-from pipeline import layout, methods
+from pipeline import layout, registry
+from pipeline.declarations import handwriting, mnist
 from tests.conftest import dvc, env_with_venv, make_repo_copy, run
 
 pytestmark = pytest.mark.slow
@@ -59,7 +60,7 @@ def test_every_run_wrote_metrics_a_curve_scores_and_its_times(repo):
     assert len(folders) == 7 + 4 + 2 * 1 + 3 + 1 + 4          # one seed: mnist, main, rates, variable, ceiling, flies
     for folder in folders:
         experiment = folder.relative_to(repo / "runs").parts[0]
-        scores, arrays = layout.SCORES[experiment]
+        scores, arrays = registry.EXPERIMENTS[experiment].scores
         assert json.loads((folder / layout.METRICS).read_text()) and json.loads((folder / scores).read_text())
         assert (folder / layout.CURVE).read_text().startswith("epoch") and (folder / arrays).stat().st_size
         for timing in (layout.TRAIN_TIME, layout.SCORE_TIME):
@@ -101,9 +102,10 @@ def test_headline_numbers_are_dvc_metrics(repo):
     shown = json.loads(dvc("metrics", "show", "--json", cwd=repo).stdout)
     files = next(iter(shown.values()))["data"]
     headline = files["reports/summary.json"]["data"]
-    assert set(headline["mnist_val_accuracy"]) == set(methods.MNIST)
-    assert set(headline["handwriting_top10"]) == set(methods.HANDWRITING_GROUPS["main"])
+    assert set(headline["mnist_val_accuracy"]) == set(mnist.METHODS)
+    assert set(headline["handwriting_top10"]) == set(handwriting.GROUPS["main"].methods)
     assert set(headline["flies_kde"]) >= {"cws_fly1", "rnn_fly2"}
+    assert list(files) == ["reports/summary.json"], "per-run JSON stays out of `dvc metrics show` and `dvc exp show`"
 
 
 def test_pages_open_in_a_real_browser_with_every_image_loaded(repo):

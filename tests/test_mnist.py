@@ -85,7 +85,7 @@ SMALL = dict(epochs=1, lr=0.003, particles=3, alpha=60, batch_size=20, labelled_
 
 def _train(objective, labels, x):
     torch.manual_seed(0)
-    model = experiment.build_model(SMALL)
+    model = experiment.model_of(SMALL, "cws", None).build()
     spec = experiment.spec_for(objective, SMALL, 0, "t")
     fit(model, spec, experiment.batch_maker(x, labels, SMALL, "cpu"), lambda m: {})
     return torch.cat([p.detach().flatten() for p in model.parameters()])
@@ -108,7 +108,7 @@ def test_semi_supervised_objectives_do_use_the_labels(objective):
 
 
 def test_m2_trace_shapes_and_enumeration():
-    model = experiment.build_model(SMALL)
+    model = experiment.model_of(SMALL, "cws", None).build()
     batch = {"x": torch.rand(4, 784), "labels": torch.tensor([[3], [-1], [7], [-1]]),
              "mask": torch.tensor([[True], [False], [True], [False]])}
     trace = model(batch, 10, enumerate_y=True)

@@ -289,12 +289,12 @@ def test_every_method_of_the_registry_names_an_objective_and_binds_only_its_argu
     profile sets; and its Spec is that objective with them bound (alpha: M1+M2 and REINFORCE)."""
     import inspect
 
-    from pipeline import config, methods
+    from pipeline import config, registry, sized
     from tests.conftest import ROOT
-    params = {**config.load(ROOT / "params.yaml"), "profile": profile}
-    for experiment, registry in methods.REGISTRY.items():
-        cfg = config.settings(params, experiment)
-        for name, method in registry.items():
+    params = config.load(ROOT / "params.yaml")
+    for experiment in registry.EXPERIMENTS.values():
+        cfg = {**params[experiment.name], **sized.profile(profile)[experiment.name]}
+        for name, method in experiment.methods.items():
             fn = obj.OBJECTIVES[method.objective]
             assert {arg for arg, _ in method.bind} <= set(list(inspect.signature(fn).parameters)[2:]), name
             spec = Spec.of(method, cfg, 0, name)
@@ -302,4 +302,5 @@ def test_every_method_of_the_registry_names_an_objective_and_binds_only_its_argu
             assert getattr(spec.objective, "func", spec.objective) is fn
             assert bound == {arg: cfg[v] if isinstance(v, str) else v for arg, v in method.bind}, name
             assert spec.use_labels == method.uses_labels and spec.particles == (method.particles or cfg["particles"])
-    assert Spec.of(methods.HANDWRITING["reinforce"], {**cfg, "alpha": 0.3}, 0, "t").objective.keywords == {"alpha": 0.3}
+    reinforce = registry.EXPERIMENTS["handwriting"].methods["reinforce"]
+    assert Spec.of(reinforce, {**cfg, "alpha": 0.3}, 0, "t").objective.keywords == {"alpha": 0.3}

@@ -7,21 +7,23 @@ import sys
 import pytest
 import yaml
 
-from pipeline import config
+from pipeline import config, sized
 from pipeline.profile import apply
 from tests.conftest import ROOT, env_with_venv
 
 
 def test_the_committed_params_are_the_default_profile():
     params = config.load(ROOT / "params.yaml")
-    assert config.profile_of(params) == "default"
-    assert config.profile_of({**params, "mnist": {**params["mnist"], "epochs": 3}}) == "default, 1 value changed"
+    assert sized.profile_of(params, config.sections()) == "default"
+    changed = {**params, "mnist": {**params["mnist"], "epochs": 3}}
+    assert sized.profile_of(changed, config.sections()) == "default, 1 value changed"
+    assert sized.profile_of(changed, ["flies"]) == "default", "a page names the profile of its own section"
 
 
 def test_every_profile_sets_the_same_keys():
     """Switching never leaves a key of the previous profile behind."""
-    for section in config.SECTIONS:
-        keys = [list(config.profile(name)[section]) for name in config.PROFILES]
+    for section in config.sections():
+        keys = [list(sized.profile(name)[section]) for name in sized.PROFILES]
         assert all(k == keys[0] for k in keys), section
 
 
@@ -34,14 +36,14 @@ def test_applying_a_profile_changes_only_its_values_and_round_trips(tmp_path, na
                             env=env_with_venv(), capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     changed = config.load(path)
-    assert config.profile_of(changed) == name
+    assert sized.profile_of(changed, config.sections()) == name
     old = yaml.safe_load(before)
-    for section in config.SECTIONS:
+    for section in config.sections():
         for key, value in changed[section].items():
-            assert value == (config.profile(name)[section][key] if key in config.sized_keys(section)
+            assert value == (sized.profile(name)[section][key] if key in sized.sized_keys(section)
                              else old[section][key]), (section, key)
-    assert {k: v for k, v in changed.items() if k not in config.SECTIONS} == \
-        {k: v for k, v in old.items() if k not in config.SECTIONS}
+    assert {k: v for k, v in changed.items() if k not in config.sections()} == \
+        {k: v for k, v in old.items() if k not in config.sections()}
     apply(path, "default")
     assert path.read_text() == before
 

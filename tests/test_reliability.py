@@ -65,15 +65,20 @@ def test_bad_params_name_the_key_and_the_allowed_values(key, value, expected):
 
 
 @pytest.mark.parametrize("stage", [["stages.check_params", "--out", "data/params.checked"],
-                                   ["stages.prepare_mnist", "--out", "data/prepared/mnist.npz", "--raw", "data/raw"]])
+                                   ["stages.prepare_handwriting", "--out", "data/prepared/handwriting.npz", "--raw",
+                                    "data/raw"]])
 def test_a_stage_with_bad_params_stops_before_any_work(tmp_path, stage):
-    repo = make_repo_copy(tmp_path, supervision=1.5)
+    """check_params validates every key; a stage run by hand checks each key it reads (the handwriting
+    report reads `supervision`; its prepare stage does not, and it fails on the bad n_train instead)."""
+    repo = make_repo_copy(tmp_path, supervision=1.5, **{"handwriting.n_train": 0})
     result = subprocess.run([sys.executable, "-m", *stage], cwd=repo, env=env_with_venv(),
                             capture_output=True, text=True)
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("error: params.yaml: key 'supervision' is 1.5; it must be a number "
-                                                   "in [0, 1]")
+    expected = ("error: params.yaml: key 'supervision' is 1.5; it must be a number in [0, 1]"
+                if stage[0] == "stages.check_params" else
+                "error: params.yaml: key 'handwriting.n_train' is 0; it must be a number > 0")
+    assert len(lines) == 1 and lines[0].startswith(expected), lines
     # the check stage, the one `dvc exp run -S` stops at, also says how to restore the file
     assert ("git checkout params.yaml" in lines[0]) == (stage[0] == "stages.check_params")
     assert not (repo / "data").exists()
@@ -122,7 +127,7 @@ def test_params_yaml_is_in_dvc_style_so_a_change_is_one_line(tmp_path):
 
 def test_a_run_trained_twice_writes_byte_identical_files(tmp_path, monkeypatch):
     """model.pt, metrics.json and curve.tsv depend on the seed, data and code only."""
-    from pipeline import layout
+    from pipeline import layout, runs, settings
     from pipeline.experiments import mnist
     from pipeline.runs import Run
     from pipeline.io import write_npz
@@ -133,7 +138,8 @@ def test_a_run_trained_twice_writes_byte_identical_files(tmp_path, monkeypatch):
     cfg = dict(epochs=2, lr=0.003, particles=3, alpha=60, batch_size=20, labelled_per_batch=5, hidden=16, z_dim=3,
                labels=20)
     for out in ("a", "b"):
-        mnist.run(cfg, Run("cws", 0, "data.npz", out, "cpu"))
+        this = Run("cws", 0, "data.npz", out, "cpu")
+        runs.train(this, mnist.training(settings.unchecked({"mnist": cfg}), this))
     for name in (layout.MODEL, layout.METRICS, layout.CURVE):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     assert not list((tmp_path / "runs" / ".checkpoints").glob("*.pt"))
@@ -143,24 +149,25 @@ TRAIN_ONCE = """
 import sys
 import numpy as np
 import torch
-from pipeline import runs
+from pipeline import runs, settings
 from pipeline.experiments import mnist
 from pipeline.io import write_npz
 
 if sys.argv[1] == "tuned":
-    runs._stage_device({"threads": 1, "device": "cpu"})
+    runs.stage_device({"threads": 1, "device": "cpu"})
 torch.set_num_threads(1)
 print((torch.tensor([1e-39]) * 1.0).item())
 rng = np.random.default_rng(0)
 write_npz("data.npz", x_train=rng.random((60, 784), dtype=np.float32), y_train=np.arange(60) % 10,
           x_valid=rng.random((20, 784), dtype=np.float32), y_valid=np.arange(20) % 10)
 cfg = dict(epochs=2, lr=0.003, particles=3, alpha=60, batch_size=20, labelled_per_batch=5, hidden=16, z_dim=3, labels=20)
-mnist.run(cfg, runs.Run("cws", 0, "data.npz", sys.argv[1], "cpu"))
+this = runs.Run("cws", 0, "data.npz", sys.argv[1], "cpu")
+runs.train(this, mnist.training(settings.unchecked({"mnist": cfg}), this))
 """
 
 
 def test_stage_settings_flush_denormals_and_keep_results(tmp_path):
-    """A stage's process (runs._stage_device, then train.tune_cpu) flushes denormal floats, whose
+    """A stage's process (runs.stage_device, then train.tune_cpu) flushes denormal floats, whose
     arithmetic is slow, and trains to the same bytes as a process without the settings."""
     (tmp_path / "train_once.py").write_text(TRAIN_ONCE)
     env = {**env_with_venv(), "PYTHONPATH": str(ROOT)}

@@ -7,14 +7,15 @@ import sys
 import numpy as np
 import pytest
 
-from pipeline import PipelineError, config, graph, layout, methods
+from pipeline import PipelineError, config, graph, layout, sized
+from pipeline.declarations.sequences import METHODS
 from pipeline.data import sequences as data
 from pipeline.experiments import sequences as experiment
 from tests.conftest import ROOT, env_with_venv
 from tests.sequences_data import CLASSES, frame, regimes, write_csv, write_npz
 
 PARAMS = config.load(ROOT / "params.yaml")
-CFG = {**config.with_profile(PARAMS, "smoke")["sequences"], "time_column": "time"}
+CFG = {**sized.with_profile(PARAMS, "smoke")["sequences"], "time_column": "time"}
 
 
 def prepared(path, **cfg):
@@ -113,7 +114,7 @@ def test_the_baseline_trains_on_fully_labelled_sequences_or_else_on_labelled_ste
     assert int(none["full_sequences"]) == 0
     kept = experiment.training_set(none, "baseline")
     assert len(kept["x"]) == int((none["labels_train"] >= 0).any(1).sum()) and not kept["mask"].all()
-    assert not methods.SEQUENCES["rws"].uses_labels and experiment.spec_for("rws", CFG, 0, "r").use_labels is False
+    assert not METHODS["rws"].uses_labels and experiment.spec_for("rws", CFG, 0, "r").use_labels is False
 
 
 def test_filled_gives_unlabelled_steps_the_nearest_earlier_label():
@@ -273,7 +274,7 @@ def test_a_path_adds_exactly_the_four_stage_groups_and_the_index_reads_their_sum
     assert all(vars(on[name]) == vars(off[name]) for name in off if name != "report_index")
     assert on["report_index"].deps == off["report_index"].deps + [layout.summary("sequences")]
     assert on["prepare_sequences"].args["input"] == "${sequences.path}" and "${sequences.path}" in on["prepare_sequences"].deps
-    assert on["train_sequences"].matrix["method"] == list(methods.SEQUENCES)
+    assert on["train_sequences"].matrix["method"] == list(METHODS)
     assert graph.current({**PARAMS, "sequences": {**PARAMS["sequences"], "path": "x.csv"}}) is not None
 
 

@@ -5,7 +5,8 @@ import re
 
 import pytest
 
-from pipeline import config, layout, methods
+from pipeline import config, layout
+from pipeline.declarations.sequences import EXPERIMENT, METHODS
 from pipeline.io import read_json
 from pipeline.report import index
 from tests.conftest import dvc, make_repo_copy
@@ -29,9 +30,9 @@ def repo(tmp_path_factory):
 def test_only_the_sequences_stages_run_and_write_every_run_folder(repo):
     ran = set(re.findall(r"Running stage '([^']+)'", (repo / "repro.log").read_text()))
     expected = {"check_params", "prepare_sequences", "report_sequences",
-                *(f"{kind}_sequences@{m}-0" for kind in ("train", "score") for m in methods.SEQUENCES)}
+                *(f"{kind}_sequences@{m}-0" for kind in ("train", "score") for m in METHODS)}
     assert ran == expected, sorted(ran ^ expected)
-    for method in methods.SEQUENCES:
+    for method in METHODS:
         folder = repo / layout.run_folder("sequences", method, 0)
         scores = json.loads((folder / "scores.json").read_text())
         assert 0.0 <= scores["val_top1"] <= 1.0 and scores["continuation_rmse"] > 0
@@ -48,8 +49,8 @@ def test_the_page_and_summary_show_both_verdicts(repo):
         assert claim["verdict"] in ("reproduced", "contradicted", "inconclusive") and claim["paper_claim"] is False
         assert claim["claim"] in html
     assert "not claims of the paper" in html and html.count('src="data:image/png;base64,') == 4
-    assert set(summary["accuracy"]) == set(methods.SEQUENCES)
-    for name in layout.FIGURE_NAMES["sequences"]:
+    assert set(summary["accuracy"]) == set(METHODS)
+    for name in EXPERIMENT.figures:
         assert (repo / layout.FIGURES / name).stat().st_size
 
 

@@ -6,13 +6,15 @@ and own state, compared by how well closed-loop continuations predict the true p
   vrnn  VRNN with a continuous z only, trained by IWAE
   rnn   the RNN of Eyjolfsdottir et al. (2016): binned motion, one categorical per dimension
 Every model sees a fly as one sequence: x_t = its standardised motion, u_t = [vision, own state].
-run() trains one (method, seed) pair; score() samples and scores its continuations.
+training() says how to train one (method, seed) pair (runs.train trains it); score() samples and
+scores its continuations.
 """
 import numpy as np
 import torch
 
-from pipeline import PipelineError, methods, objectives, runs
+from pipeline import PipelineError, runs
 from pipeline.data.fly_geometry import CLASSES, MOTION, N_BINS, STATE, model_inputs
+from pipeline.declarations.flies import METHODS
 from pipeline.evaluate.continuations import continue_tracks
 from pipeline.evaluate.kde import FIXED_MM, kde_scores, validation_grids, window_totals
 from pipeline.experiments.batches import accuracy_evaluator, batch_maker, bound_evaluator
@@ -50,24 +52,25 @@ def sequences(data, split):
     return out
 
 
-def build_model(method, cfg, train_x=None):
+def model_of(cfg, method, data):
+    """The model of `method`; the RNN's bins are quantiles of the training motion."""
     if method == "rnn":
-        edges = quantile_edges(train_x, cfg["rnn_bins"]) if train_x is not None else \
-            torch.zeros(X_DIM, cfg["rnn_bins"] + 1)
-        return BinnedRNN(X_DIM, U_DIM, cfg["hidden"], edges)
+        edges = quantile_edges(sequences(data, "train")["x"], cfg["rnn_bins"])
+        return runs.Model(BinnedRNN, {"x_dim": X_DIM, "u_dim": U_DIM, "hidden": cfg["hidden"], "edges": edges})
     classes, z = {"cws": (len(CLASSES), cfg["z_cws"]), "rws": (cfg["rws_classes"], cfg["z_rws"]),
                   "vrnn": (0, cfg["z_vrnn"])}[method]
-    return DVRNN(X_DIM, classes, z, cfg["hidden"], u_dim=U_DIM, emission="gaussian", mixture=cfg["mixture"])
+    return runs.Model(DVRNN, {"x_dim": X_DIM, "n_classes": classes, "z_dim": z, "hidden": cfg["hidden"], "u_dim": U_DIM,
+                              "emission": "gaussian", "mixture": cfg["mixture"]})
 
 
 def spec_for(method, cfg, seed, name):
-    """The Spec of one run: methods.FLIES's entry (train.Spec.of)."""
-    return Spec.of(methods.FLIES[method], cfg, seed, name)
+    """The Spec of one run: METHODS's entry (train.Spec.of)."""
+    return Spec.of(METHODS[method], cfg, seed, name)
 
 
-def run(cfg, run):
-    """Train one model (a runs.Run) and write model.pt, curve.tsv and metrics.json into its folder."""
-    data, method, device = dict(np.load(run.data)), run.method, run.device
+def training(settings, run):
+    """How to train one model (a runs.Run): a runs.Training for runs.train."""
+    cfg, data, method, device = settings["flies"], dict(np.load(run.data)), run.method, run.device
     train, test = sequences(data, "train"), sequences(data, "test")
     spec = spec_for(method, cfg, run.seed, str(run.folder))
     bound = bound_evaluator(test, spec.particles, device)
@@ -84,9 +87,9 @@ def run(cfg, run):
             out.update(truth(model))
         return out
 
-    return runs.train(cfg, run, runs.Training(
-        spec, lambda: build_model(method, cfg, train["x"]),
-        batch_maker({k: train[k] for k in ("x", "u", "labels", "mask")}, cfg["batch_size"], device), evaluate, metrics))
+    return runs.Training(spec, model_of(cfg, method, data),
+                         batch_maker({k: train[k] for k in ("x", "u", "labels", "mask")}, cfg["batch_size"], device),
+                         evaluate, metrics, settings.snapshot())
 
 
 def continuations(model, data, split, n, cfg, generator, device, filter_chunk=0):
@@ -111,7 +114,7 @@ def continuations(model, data, split, n, cfg, generator, device, filter_chunk=0)
     return positions, truth, ess
 
 
-def score(cfg, run):
+def score(settings, run):
     """Continuations of the first `score_windows` test and validation windows and their KDE scores.
 
     Returns (arrays for continuations.npz, numbers for kde.json): Table 1 on the test windows by
@@ -121,8 +124,8 @@ def score(cfg, run):
     weights after the seed.  The test windows are also continued from a particle filter over the
     seed (filter_positions, resampling every filter_chunk steps; ess_filter per resampling): a
     sensitivity row, scored by the rules chosen on the one-shot continuations."""
-    data, method, seed, device = dict(np.load(run.data)), run.method, run.seed, run.device
-    model = runs.load_trained(run.folder, build_model(method, cfg), device)
+    cfg, data, method, seed, device = settings["flies"], dict(np.load(run.data)), run.method, run.seed, run.device
+    model = runs.load_run(run.folder, device)
     n = min(cfg["score_windows"], len(data["test_pose"]))
     generator = torch.Generator(device=device).manual_seed(seed)
     torch.manual_seed(seed)

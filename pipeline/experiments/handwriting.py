@@ -1,6 +1,6 @@
 """The handwriting experiment (paper sec. 4.2): DVRNN on pen strokes with 70 character classes.
 
-Methods (methods.HANDWRITING; q(z) is trained by IWAE in all of them, as in the paper):
+Methods (METHODS; q(z) is trained by IWAE in all of them, as in the paper):
   cws              q(y) by caffeinated wake-sleep (eq. 15)
   ssws             q(y) by semi-supervised wake-sleep as written (eq. 9 + 12, update eq. 14)
   ssws_normalised  the same with each sequence's terms divided by its |U| and |S| (sec. 3.3.2)
@@ -8,7 +8,7 @@ Methods (methods.HANDWRITING; q(z) is trained by IWAE in all of them, as in the 
   baseline         IWAE + a classifier q(y | x) of x alone (no particle history), trained only on
                    the fully labelled `rate` fraction of sequences, for as many steps as the others
 Every method's DVRNN reads the pen context u_t (models/pen_context.py) when handwriting.pen_context
-is on.  run() trains one run; score() evaluates it: accuracy with the true labels teacher-forced into
+is on.  training() says how to train one run (runs.train trains it); score() evaluates it: accuracy with the true labels teacher-forced into
 the recurrence, and the Fig. 4 sentence written by the model (evaluate/writing.py), whose legibility
 the ceiling classifier measures against the characters written and against the same characters
 shuffled (chance).
@@ -16,11 +16,12 @@ shuffled (chance).
 import numpy as np
 import torch
 
-from pipeline import methods, runs
+from pipeline import runs
 from pipeline.data.handwriting.hershey import render_text
 from pipeline.data.handwriting.strokes import standardise
 from pipeline.data.handwriting.text import FIG4_TEXT, clean_text, encode_text
 from pipeline.data.supervision import step_mask
+from pipeline.declarations.handwriting import METHODS
 from pipeline.evaluate import writing
 from pipeline.experiments.batches import accuracy_evaluator, batch_maker
 from pipeline.models import pen_context
@@ -30,12 +31,13 @@ from pipeline.train import Spec
 N_CLASSES = 70
 
 
-def build_model(cfg, method):
+def model_of(cfg, method, data):
     """The DVRNN every method shares; the baseline's q(y | x) reads x alone (the paper's separate
     classifier), the others' q(y_t) also reads the particle's recurrent state."""
-    return DVRNN(x_dim=4, n_classes=N_CLASSES, z_dim=cfg["z_dim"], hidden=cfg["hidden"], emission="stroke",
-                 u_dim=pen_context.DIM if cfg.get("pen_context") else 0, mixture=cfg["mixture"],
-                 q_hidden=cfg.get("q_hidden"), q_reads_state=method != "baseline")
+    return runs.Model(DVRNN, {"x_dim": 4, "n_classes": N_CLASSES, "z_dim": cfg["z_dim"], "hidden": cfg["hidden"],
+                              "emission": "stroke", "u_dim": pen_context.DIM if cfg.get("pen_context") else 0,
+                              "mixture": cfg["mixture"], "q_hidden": cfg.get("q_hidden"),
+                              "q_reads_state": method != "baseline"})
 
 
 def with_inputs(cfg, arrays):
@@ -44,8 +46,8 @@ def with_inputs(cfg, arrays):
 
 
 def spec_for(method, cfg, seed, name):
-    """The Spec of one run: methods.HANDWRITING's entry (train.Spec.of)."""
-    return Spec.of(methods.HANDWRITING[method], cfg, seed, name)
+    """The Spec of one run: METHODS's entry (train.Spec.of)."""
+    return Spec.of(METHODS[method], cfg, seed, name)
 
 
 def training_set(data, method, rate, pattern, seed):
@@ -68,10 +70,9 @@ def validation_set(cfg, data):
     return with_inputs(cfg, {"x": data["x_valid"], "labels": data["y_valid"]})
 
 
-def run(cfg, run):
-    """Train one run (a runs.Run with group, rate and pattern) and write model.pt, curve.tsv and
-    metrics.json into its folder."""
-    data = np.load(run.data)
+def training(settings, run):
+    """How to train one run (a runs.Run with group, rate and pattern): a runs.Training for runs.train."""
+    cfg, data = settings["handwriting"], np.load(run.data)
     train = with_inputs(cfg, training_set(data, run.method, run.rate, run.pattern, run.seed))
     spec = spec_for(run.method, cfg, run.seed, str(run.folder))
     steps = len(data["x_train"]) // min(cfg["batch_size"], len(data["x_train"]))   # every method: as many steps
@@ -83,13 +84,13 @@ def run(cfg, run):
                 **{k: last[k] for k in ("val_top1", "val_top5", "val_top10")},
                 "val_top10_best": max(r["val_top10"] for r in history[1:])}
 
-    return runs.train(cfg, run, runs.Training(
-        spec, lambda: build_model(cfg, run.method), batch_maker(train, cfg["batch_size"], run.device, steps),
-        accuracy_evaluator(validation_set(cfg, data), run.device, particles=cfg["eval_particles"]), metrics))
+    return runs.Training(spec, model_of(cfg, run.method, data), batch_maker(train, cfg["batch_size"], run.device, steps),
+                         accuracy_evaluator(validation_set(cfg, data), run.device, particles=cfg["eval_particles"]),
+                         metrics, settings.snapshot())
 
 
 @torch.no_grad()
-def score(cfg, run):
+def score(settings, run):
     """Evaluate a trained run (a runs.Run with group, rate, pattern and reader): (arrays for
     generation.npz, numbers for scores.json).
 
@@ -100,10 +101,9 @@ def score(cfg, run):
     of run.reader (every label seen, x alone) reads them; chance_legibility: the same against the
     written characters shuffled among their segments (writing.chance_labels); reference_legibility:
     how well it reads the rendered sentence itself."""
-    data, device, seed = np.load(run.data), run.device, run.seed
+    cfg, data, device, seed = settings["handwriting"], np.load(run.data), run.device, run.seed
     mean, std, seq_len = data["mean"], data["std"], data["x_train"].shape[1]
-    model = runs.load_trained(run.folder, build_model(cfg, run.method), device)
-    reader = runs.load_trained(run.reader, build_model(cfg, "baseline"), device)
+    model, reader = runs.load_run(run.folder, device), runs.load_run(run.reader, device)
     forced = accuracy_evaluator(validation_set(cfg, data), device, particles=cfg["eval_particles"],
                                 prefix="teacher_forced", teacher_forced=True)(model)
     reference, reference_y = render_text(FIG4_TEXT)

@@ -1,12 +1,13 @@
-"""The MNIST experiment (paper sec. 4.1): M2 trained by each method of methods.MNIST with 100 labels.
+"""The MNIST experiment (paper sec. 4.1): M2 trained by each method of METHODS with 100 labels.
 
-run() trains one (method, seed) pair; score() evaluates it: the trained generative model's own
+training() says how to train one (method, seed) pair (runs.train trains it); score() evaluates it: the trained generative model's own
 classifier argmax p(y | x), and the reconstruction and class-swap grids of Fig. 2b/c."""
 import numpy as np
 import torch
 
-from pipeline import methods, objectives, runs
+from pipeline import objectives, runs
 from pipeline.data.supervision import balanced_subset
+from pipeline.declarations.mnist import METHODS
 from pipeline.evaluate.classification import cluster_accuracy, topk_accuracy
 from pipeline.models.m2 import M2
 from pipeline.train import Spec
@@ -17,9 +18,9 @@ ESS_DIGITS = 500           # validation digits on which the weights' effective s
 
 
 def spec_for(method, cfg, seed, name):
-    """The Spec of one run (methods.MNIST's entry; train.Spec.of).  All methods share model, optimiser,
+    """The Spec of one run (METHODS's entry; train.Spec.of).  All methods share model, optimiser,
     lr, batches and epochs; those that sum y out draw one particle per class."""
-    entry = methods.MNIST[method]
+    entry = METHODS[method]
     return Spec.of(entry, cfg, seed, name, particles=N_CLASSES if entry.enumerate_y else None)
 
 
@@ -83,13 +84,14 @@ def weight_diagnostics(model, x, K):
             "val_one_class": float((y == y[:1]).all(0).float().mean())}
 
 
-def build_model(cfg):
-    return M2(x_dim=784, n_classes=N_CLASSES, z_dim=cfg["z_dim"], hidden=cfg["hidden"])
+def model_of(cfg, method, data):
+    """M2, the model every method trains (the signature every experiment's `model_of` shares)."""
+    return runs.Model(M2, {"x_dim": 784, "n_classes": N_CLASSES, "z_dim": cfg["z_dim"], "hidden": cfg["hidden"]})
 
 
-def run(cfg, run):
-    """Train one (method, seed) pair (a runs.Run) and write model.pt, curve.tsv and metrics.json into its folder."""
-    data = np.load(run.data)
+def training(settings, run):
+    """How to train one (method, seed) pair (a runs.Run): a runs.Training for runs.train."""
+    cfg, data = settings["mnist"], np.load(run.data)
     labels = labelled_training_set(data["y_train"], cfg["labels"], run.seed)
     spec = spec_for(run.method, cfg, run.seed, str(run.folder))
 
@@ -103,13 +105,13 @@ def run(cfg, run):
             out["test_accuracy"] = evaluator(data["x_test"], data["y_test"], run.device)(model)["val_accuracy"]
         return out
 
-    return runs.train(cfg, run, runs.Training(
-        spec, lambda: build_model(cfg), batch_maker(data["x_train"], labels, cfg, run.device),
-        evaluator(data["x_valid"], data["y_valid"], run.device, particles=spec.particles), metrics))
+    return runs.Training(spec, model_of(cfg, run.method, data), batch_maker(data["x_train"], labels, cfg, run.device),
+                         evaluator(data["x_valid"], data["y_valid"], run.device, particles=spec.particles), metrics,
+                         settings.snapshot())
 
 
 @torch.no_grad()
-def score(cfg, run, samples=8, chunk=250):
+def score(settings, run, samples=8, chunk=250):
     """Evaluate a trained run (a runs.Run): (arrays for grids.npz, numbers for scores.json).
 
     posterior_accuracy: accuracy of the generative model's own classifier argmax_y p(y | x), with
@@ -117,17 +119,17 @@ def score(cfg, run, samples=8, chunk=250):
     that never see a label).  grids: per validation digit, input; reconstruction from q's (y, z);
     z inferred given the true y; then z fixed and y set to each class (Fig. 2b/c)."""
     data, device = np.load(run.data), run.device
-    model = runs.load_trained(run.folder, build_model(cfg), device)
+    trained = runs.load_run(run.folder, device)
     x, y = torch.as_tensor(data["x_valid"], device=device), data["y_valid"]
     torch.manual_seed(0)
-    predicted = torch.cat([model.joint_log_likelihood(x[i:i + chunk], samples).argmax(-1)
+    predicted = torch.cat([trained.joint_log_likelihood(x[i:i + chunk], samples).argmax(-1)
                            for i in range(0, len(x), chunk)]).cpu().numpy()
-    posterior = (float((predicted == y).mean()) if methods.MNIST[run.method].uses_labels
+    posterior = (float((predicted == y).mean()) if METHODS[run.method].uses_labels
                  else cluster_accuracy(predicted, y, N_CLASSES))
     pick = np.random.default_rng(0).choice(len(y), size=GRID_DIGITS, replace=False)
     xs, ys = x[pick], torch.as_tensor(y[pick], device=device)
-    inferred, _ = model.reconstruct(xs)
-    given_y, _ = model.reconstruct(xs, ys)
-    grid = torch.cat([xs[:, None], inferred[:, None], given_y[:, None], model.vary_class(xs, ys)], 1)
+    inferred, _ = trained.reconstruct(xs)
+    given_y, _ = trained.reconstruct(xs, ys)
+    grid = torch.cat([xs[:, None], inferred[:, None], given_y[:, None], trained.vary_class(xs, ys)], 1)
     scores = {"method": run.method, "seed": run.seed, "posterior_accuracy": posterior, "posterior_samples": samples}
     return {"grid": grid.cpu().numpy().astype(np.float32), "digits": pick}, scores

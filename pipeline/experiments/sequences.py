@@ -10,14 +10,15 @@ windows (data/sequences.py prepares them); y_t is the step's class, z_t a Gaussi
             window with one; its classifier's loss reads the labelled steps only); as many gradient
             steps as the others
   rws       reweighted wake-sleep, unsupervised: no label reaches it, so its classes are unnamed clusters
-run() trains one (method, seed) pair; score() scores it on the validation windows: per-step top-1 and
+training() says how to train one (method, seed) pair (runs.train trains it); score() scores it on the validation windows: per-step top-1 and
 top-k accuracy and a confusion matrix, continuations of seed segments, and samples conditioned on a
 label sequence.
 """
 import numpy as np
 import torch
 
-from pipeline import PipelineError, methods, runs
+from pipeline import PipelineError, runs
+from pipeline.declarations.sequences import METHODS
 from pipeline.evaluate.classification import cluster_accuracy, topk_accuracy
 from pipeline.evaluate.particles import continue_sequences
 from pipeline.experiments.batches import accuracy_evaluator, batch_maker, bound_evaluator, class_probabilities
@@ -31,15 +32,16 @@ def dims(data):
     return data["x_train"].shape[-1], len(data["classes"])
 
 
-def build_model(method, cfg, x_dim, n_classes):
+def model_of(cfg, method, data):
     """The DVRNN every method shares; the baseline's q(y | x) reads x alone (a separate classifier)."""
-    return DVRNN(x_dim, n_classes, cfg["z_dim"], cfg["hidden"], emission="gaussian", mixture=cfg["mixture"],
-                 q_reads_state=method != "baseline")
+    x_dim, n_classes = dims(data)
+    return runs.Model(DVRNN, {"x_dim": x_dim, "n_classes": n_classes, "z_dim": cfg["z_dim"], "hidden": cfg["hidden"],
+                              "emission": "gaussian", "mixture": cfg["mixture"], "q_reads_state": method != "baseline"})
 
 
 def spec_for(method, cfg, seed, name):
-    """The Spec of one run: methods.SEQUENCES's entry (train.Spec.of)."""
-    return Spec.of(methods.SEQUENCES[method], cfg, seed, name)
+    """The Spec of one run: METHODS's entry (train.Spec.of)."""
+    return Spec.of(METHODS[method], cfg, seed, name)
 
 
 def topk(cfg, n_classes):
@@ -76,9 +78,9 @@ def validation_set(data):
     return {"x": data["x_valid"], "labels": data["labels_valid"]}
 
 
-def run(cfg, run):
-    """Train one run (a runs.Run) and write model.pt, curve.tsv and metrics.json into its folder."""
-    method, seed, device = run.method, run.seed, run.device
+def training(settings, run):
+    """How to train one run (a runs.Run): a runs.Training for runs.train."""
+    cfg, method, seed, device = settings["sequences"], run.method, run.seed, run.device
     data = dict(np.load(run.data))
     check_window(cfg, data["x_train"].shape[1])
     x_dim, n_classes = dims(data)
@@ -90,7 +92,7 @@ def run(cfg, run):
     accuracy = accuracy_evaluator(validation_set(data), device, ks=(1, k), particles=cfg["eval_particles"])
 
     def evaluate(model):
-        if not methods.SEQUENCES[method].uses_labels:       # unnamed clusters: no accuracy while training
+        if not METHODS[method].uses_labels:       # unnamed clusters: no accuracy while training
             return bound(model)
         acc = accuracy(model)
         return {**bound(model), "val_top1": acc["val_top1"], "val_topk": acc[f"val_top{k}"]}
@@ -100,8 +102,8 @@ def run(cfg, run):
                 "labelled_steps": int(train["mask"].sum()) if spec.use_labels else 0,
                 **{key: v for key, v in history[-1].items() if key.startswith("val_")}}
 
-    return runs.train(cfg, run, runs.Training(spec, lambda: build_model(method, cfg, x_dim, n_classes),
-                                              batch_maker(train, cfg["batch_size"], device, steps), evaluate, metrics))
+    return runs.Training(spec, model_of(cfg, method, data), batch_maker(train, cfg["batch_size"], device, steps),
+                         evaluate, metrics, settings.snapshot())
 
 
 def filled(labels):
@@ -114,7 +116,7 @@ def filled(labels):
 
 
 @torch.no_grad()
-def score(cfg, run):
+def score(settings, run):
     """Score a trained run on the validation windows: (arrays for samples.npz, numbers for scores.json).
 
     val_top1, val_topk: per-step accuracy of q(y_t | x) (averaged over eval_particles) on every labelled
@@ -126,12 +128,12 @@ def score(cfg, run):
     inside the samples' 5-95% band, and the RMSE of holding the seed's last value (a reference).
     Generation: `generations` samples conditioned on the label sequence of the validation window with
     the most labelled steps (its gaps filled by the nearest earlier label); none for RWS."""
-    method, seed, device = run.method, run.seed, run.device
+    cfg, method, seed, device = settings["sequences"], run.method, run.seed, run.device
     data = dict(np.load(run.data))
     x_dim, n_classes = dims(data)
     check_window(cfg, data["x_valid"].shape[1])
     k = topk(cfg, n_classes)
-    model = runs.load_trained(run.folder, build_model(method, cfg, x_dim, n_classes), device)
+    model = runs.load_run(run.folder, device)
     valid = validation_set(data)
     probs = class_probabilities(model, valid, device, cfg["eval_particles"])
     keep = valid["labels"] >= 0
@@ -153,7 +155,7 @@ def score(cfg, run):
 
     window = int(keep.sum(1).argmax())
     given = filled(valid["labels"][window])
-    if methods.SEQUENCES[method].uses_labels:
+    if METHODS[method].uses_labels:
         generated = model.generate(torch.as_tensor(given, device=device), n=cfg["generations"]).cpu().numpy()
     else:
         generated = np.zeros((0, *valid["x"].shape[1:]), np.float32)

@@ -5,7 +5,7 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from pipeline import config, layout, methods
+from pipeline.declarations.flies import EXPERIMENT, METHODS
 from pipeline.evaluate.kde import FIXED_MM
 from pipeline.io import read_json, write_json
 from pipeline.evaluate import variance
@@ -13,9 +13,10 @@ from pipeline.report import verdicts
 from pipeline.report.pages import embed, render
 from pipeline.report.tables import ACCURACY, fmt_col, summarise
 from pipeline.run_folder import read_arrays, read_runs
+from pipeline.sized import profile_of
 
-MODELS = tuple(methods.FLIES)
-NAMES = {k: m.label for k, m in methods.FLIES.items()}
+MODELS = tuple(METHODS)
+NAMES = {k: m.label for k, m in METHODS.items()}
 PAPER = {"cws": (-780.1, -851.5), "rws": (-901.8, -853.9), "vrnn": (-962.0, -879.8), "rnn": (-931.0, -921.2)}
 PAPER_ORDER = "CWS+DVRNN > RWS+DVRNN > VRNN > RNN"
 
@@ -29,7 +30,7 @@ def diagnostics(frame, fps):
         runs = frame[frame.method == model]
         values = []
         for folder in runs.folder:
-            d = read_arrays("flies", folder)
+            d = read_arrays(EXPERIMENT, folder)
             pos, truth = d["positions"], d["truth"]
             values.append([pos.std(1).mean(), np.linalg.norm(pos.mean(1) - truth, axis=-1).mean(),
                            np.linalg.norm(np.diff(pos, axis=2), axis=-1).mean() * fps,
@@ -148,12 +149,12 @@ def fig_seeds(frame, steps, models=("cws", "rws"), fly=0, samples=12):
     fig, axes = plt.subplots(len(models), len(seeds), figsize=(2.6 * len(seeds), 2.6 * len(models)), squeeze=False)
     for i, model in enumerate(models):
         for j, sd in enumerate(seeds):
-            d, ax = read_arrays("flies", folder[model, sd]), axes[i, j]
+            d, ax = read_arrays(EXPERIMENT, folder[model, sd]), axes[i, j]
             r = float(d["radius"][window])
             ax.add_patch(plt.Circle((0, 0), r, fill=False, color="0.6"))
             for k in range(min(samples, d["positions"].shape[1])):
                 track = d["positions"][window, k, :, fly]
-                ax.plot(track[:, 0], track[:, 1], color=methods.FLIES[model].colour, linewidth=0.5, alpha=0.6)
+                ax.plot(track[:, 0], track[:, 1], color=METHODS[model].colour, linewidth=0.5, alpha=0.6)
             seed_track, truth = d["seed_track"][window, :, fly], d["truth"][window, :, fly]
             ax.plot(seed_track[:, 0], seed_track[:, 1], color="black", linewidth=1.0)
             ax.plot(truth[:, 0], truth[:, 1], color="red", linewidth=1.2)
@@ -169,7 +170,7 @@ def fig_seeds(frame, steps, models=("cws", "rws"), fly=0, samples=12):
 def fig5b(folders, n_windows=4):
     """Rows: seed windows; columns: the true continuation, then one sample of each model.
     folders: {model: run folder} of one training seed."""
-    data = {m: read_arrays("flies", f) for m, f in folders.items()}
+    data = {m: read_arrays(EXPERIMENT, f) for m, f in folders.items()}
     first = data[MODELS[0]]
     n = min(n_windows, len(first["truth"]))
     cols = ["true"] + list(MODELS)
@@ -199,7 +200,7 @@ def fig5b(folders, n_windows=4):
 def fig6(folders, bandwidth, window=0):
     """KDE (at the shared bandwidth) of each fly's sampled position at three steps, per model, true
     position marked.  folders: {model: run folder} of one training seed."""
-    data = {m: read_arrays("flies", f) for m, f in folders.items()}
+    data = {m: read_arrays(EXPERIMENT, f) for m, f in folders.items()}
     H = data[MODELS[0]]["positions"].shape[2]
     steps = sorted({max(0, H // 10 - 1), H // 2 - 1, H - 1})
     r = float(data[MODELS[0]]["radius"][window])
@@ -228,8 +229,11 @@ def fig6(folders, bandwidth, window=0):
     return fig
 
 
-def build(params, cfg, run_dirs, bandwidth_json, steps_npz, data_path, out_html, fig_dir, summary_json):
-    frame, _ = read_runs("flies", run_dirs)
+def build(params, run_dirs, bandwidth_json, steps_npz, data_path, out):
+    """The page, its figures and its summary JSON (out: pages.Outputs) from the run folders; params: the
+    stage's Settings."""
+    cfg = params["flies"]
+    frame, _ = read_runs(EXPERIMENT, run_dirs)
     shared = read_json(bandwidth_json)
     for fly in ("fly1", "fly2"):
         frame[f"shared_{fly}"] = [shared["runs"][f][f"kde_{fly}"] for f in frame.folder]
@@ -254,17 +258,17 @@ def build(params, cfg, run_dirs, bandwidth_json, steps_npz, data_path, out_html,
     accuracy = {k: fmt_col(v, k, 100) for k, v in accuracy.items()}
     rule = f"defensive, {shared['defensive_bandwidth_mm']:g} mm, eps {shared['defensive_eps']:g}"
     found = claims(frame, rule)
-    floor = uniform_floor(read_arrays("flies", frame.folder.iloc[0])["radius"])
+    floor = uniform_floor(read_arrays(EXPERIMENT, frame.folder.iloc[0])["radius"])
     spread = variance_rows(frame, steps, floor)
     narrower = narrowing(spread)
     per_seed = seed_rows(frame, steps, floor)
     first = {r.method: r.folder for _, r in frame[frame.seed == seeds[0]].iterrows()}
-    names = [Path(fig_dir) / name for name in layout.FIGURE_NAMES["flies"]]
+    names = [Path(out.figures) / name for name in EXPERIMENT.figures]
     tracks = embed(fig5b(first), names[0])
     kdes = embed(fig6(first, shared["bandwidth_mm"]), names[1])
     fig, seed_window = fig_seeds(frame, steps)
     seeds_fig = embed(fig, names[2])
-    write_json(summary_json, {"table1": {r.method: {"fly1": r.defensive_fly1, "fly2": r.defensive_fly2}
+    write_json(out.summary, {"table1": {r.method: {"fly1": r.defensive_fly1, "fly2": r.defensive_fly2}
                                          for _, r in summary.iterrows()},
                               "table1_shared_bandwidth": {r.method: {"fly1": r.shared_fly1, "fly2": r.shared_fly2}
                                                           for _, r in summary.iterrows()},
@@ -273,7 +277,7 @@ def build(params, cfg, run_dirs, bandwidth_json, steps_npz, data_path, out_html,
                               "cws_minus_rws_sd_narrowing": {f"fly{k}": v for k, v in narrower.items()},
                               "claims": found, "runs": list(map(str, run_dirs))})
     row = frame.iloc[0]
-    render("flies.html.j2", out_html, title="Fly-vs-Fly: continuations scored by KDE (paper Table 1, Fig. 5b, 6)",
+    render("flies.html.j2", out.html, title="Fly-vs-Fly: continuations scored by KDE (paper Table 1, Fig. 5b, 6)",
            table=table, rules=rules, stable=stable, models=[NAMES[m] for m in MODELS], model_keys=MODELS,
            bandwidth=shared["bandwidth_mm"], grid=shared["valid_total_by_bandwidth"], rule=verdicts.RULE,
            defensive_bandwidth=shared["defensive_bandwidth_mm"], eps=shared["defensive_eps"],
@@ -281,5 +285,5 @@ def build(params, cfg, run_dirs, bandwidth_json, steps_npz, data_path, out_html,
            fig_seeds=seeds_fig, seed_window=seed_window,
            diagnostics=diagnostics(frame, fps), claims=found, accuracy=accuracy, fig_tracks=tracks,
            fig_kde=kdes, cfg=cfg, windows=int(row.windows), valid_windows=int(row.valid_windows),
-           horizon=int(row.horizon), continuations=int(row.continuations), profile=config.profile_of(params), seeds=seeds)
+           horizon=int(row.horizon), continuations=int(row.continuations), profile=profile_of(params, ["flies"]), seeds=seeds)
     return found

@@ -6,19 +6,20 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from pipeline import config, layout, methods
 from pipeline.data.handwriting.hershey import render_text
 from pipeline.data.handwriting.strokes import standardise, to_polylines
 from pipeline.data.handwriting.text import FIG4_TEXT
+from pipeline.declarations.handwriting import EXPERIMENT, METHODS
 from pipeline.io import write_json
 from pipeline.report import figures, verdicts
 from pipeline.report.pages import embed, render
 from pipeline.report.tables import ACCURACY, fmt_col, summarise
 from pipeline.run_folder import curves_by, read_arrays, read_runs
+from pipeline.sized import profile_of
 
 TOPK = ("val_top1", "val_top5", "val_top10")
 FORCED = tuple(k.replace("val", "teacher_forced") for k in TOPK)
-LABELS = {k: m.label for k, m in methods.HANDWRITING.items()}
+LABELS = {k: m.label for k, m in METHODS.items()}
 
 
 def rate_table(main, sweep, ceiling):
@@ -38,7 +39,7 @@ def fig3_right(table):
         for method, group in table.groupby("method"):
             err = np.stack([group[k] - group[k + "_low"], group[k + "_high"] - group[k]])
             ax.errorbar(group.rate, group[k], yerr=err, marker="o", capsize=3,
-                        color=methods.HANDWRITING[method].colour, label=LABELS[method])
+                        color=METHODS[method].colour, label=LABELS[method])
         ax.set_xscale("log", base=2)
         ax.set_xlabel("supervision rate")
         ax.set_title(k.replace("val_", ""))
@@ -103,7 +104,7 @@ def _shown(frame):
 
 def _samples(folder):
     """The generated samples of a run [(x [T, 4], y [T]), ...], each cut to its length."""
-    arrays = read_arrays("handwriting", folder)
+    arrays = read_arrays(EXPERIMENT, folder)
     return [(x[:n], y[:n]) for x, y, n in zip(arrays["samples"], arrays["labels"], arrays["lengths"])]
 
 
@@ -246,8 +247,11 @@ def fig4_claim(main, rate):
             "chance: the same strokes read against those characters shuffled among the written segments")
 
 
-def build(params, cfg, run_dirs, data_path, out_html, fig_dir, summary_json):
-    frame, curves = read_runs("handwriting", run_dirs)
+def build(params, run_dirs, data_path, out):
+    """The page, its figures and its summary JSON (out: pages.Outputs) from the run folders; params: the
+    stage's Settings."""
+    cfg = params["handwriting"]
+    frame, curves = read_runs(EXPERIMENT, run_dirs)
     main, sweep, variable, ceiling = (frame[frame.group == g] for g in ("main", "rates", "variable", "ceiling"))
     seeds = sorted(frame.seed.unique().tolist())
     with np.load(data_path) as data:
@@ -257,8 +261,8 @@ def build(params, cfg, run_dirs, data_path, out_html, fig_dir, summary_json):
     variable_summary = summarise(variable, "method", list(TOPK + FORCED), bounds=ACCURACY)
     ceiling_summary = summarise(ceiling, "method", list(TOPK), bounds=ACCURACY)
     rates_summary = rate_table(main, sweep, ceiling)
-    fig_names = [Path(fig_dir) / name for name in layout.FIGURE_NAMES["handwriting"]]
-    left = embed(figures.curves_with_bands(curves_by(main, curves, "method"), methods.HANDWRITING, y="val_top10",
+    fig_names = [Path(out.figures) / name for name in EXPERIMENT.figures]
+    left = embed(figures.curves_with_bands(curves_by(main, curves, "method"), METHODS, y="val_top10",
                                            ylabel="top-10 validation accuracy",
                                            title=f"{100 * params['supervision']:g}% supervision"), fig_names[0])
     right = embed(fig3_right(rates_summary), fig_names[1])
@@ -274,7 +278,7 @@ def build(params, cfg, run_dirs, data_path, out_html, fig_dir, summary_json):
         return [{"label": label(r), "n": r.n, **{k: fmt_col(r, k, 100) for k in TOPK + FORCED if k in r}}
                 for _, r in summary.iterrows()]
     by_method = lambda r: LABELS[r.method]  # noqa: E731
-    write_json(summary_json, {
+    write_json(out.summary, {
         "main": {r.method: {k: r[k] for k in TOPK + FORCED} for _, r in main_summary.iterrows()},
         "variable": {r.method: {k: r[k] for k in TOPK + FORCED} for _, r in variable_summary.iterrows()},
         "ceiling": {r.method: {k: r[k] for k in TOPK} for _, r in ceiling_summary.iterrows()},
@@ -282,11 +286,11 @@ def build(params, cfg, run_dirs, data_path, out_html, fig_dir, summary_json):
                     frame.groupby(["group", "method", "rate"])[column].mean().items()}
            for column in ("legibility", "chance_legibility")},
         "claims": found, "runs": list(map(str, run_dirs))})
-    render("handwriting.html.j2", out_html, title="Handwriting: DVRNN on pen strokes (paper Fig. 3, 4)",
+    render("handwriting.html.j2", out.html, title="Handwriting: DVRNN on pen strokes (paper Fig. 3, 4)",
            claims=found, rule=verdicts.RULE, main_rows=rows(main_summary, by_method),
            variable_rows=rows(variable_summary, by_method), ceiling_rows=rows(ceiling_summary, by_method),
            rate_rows=rows(rates_summary, lambda r: f"{LABELS[r.method]}, {100 * r.rate:g}%"), fig_left=left,
            legibility=legibility, gains=gain_rows(frame, curves), fig_samples=fig_samples,
            fig_right=right, fig_ink=fig_ink, cfg=cfg, params=params, source=source, n_train=n_train, n_valid=n_valid,
-           seq_len=seq_len, profile=config.profile_of(params), seeds=seeds)
+           seq_len=seq_len, profile=profile_of(params, ["handwriting"]), seeds=seeds)
     return found

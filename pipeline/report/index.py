@@ -9,21 +9,17 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-from pipeline import PipelineError, config, layout, methods
+from pipeline import PipelineError, layout, registry
 from pipeline.io import read_json, write_json
 from pipeline.report import verdicts
 from pipeline.report.pages import render
-
-EXPERIMENTS = {"mnist": ("MNIST (sec. 4.1, Fig. 2)", "mnist.html"),
-               "handwriting": ("Handwriting (sec. 4.2, Fig. 3, 4)", "handwriting.html"),
-               "flies": ("Fly-vs-Fly (sec. 4.3, Table 1, Fig. 5, 6)", "flies.html")}
-OWN = {"sequences": ("Your sequences (not the paper's data: the same rule on yours)", "sequences.html")}   # when on
+from pipeline.sized import profile_of
 
 
 def experiment_of(summary_path):
     """The experiment whose summary JSON this is (layout.summary names it)."""
     name = Path(summary_path).name.removesuffix("_summary.json")
-    if name not in {**EXPERIMENTS, **OWN}:
+    if name not in registry.EXPERIMENTS:
         raise PipelineError(f"{summary_path}: not an experiment's summary (expected <experiment>_summary.json)")
     return name
 
@@ -64,16 +60,8 @@ def stage_times(rows):
 
 
 def headline(summaries):
-    """The few numbers worth a column in `dvc exp show` (means over seeds)."""
-    mnist, hand, flies = summaries["mnist"], summaries["handwriting"], summaries["flies"]
-    return {"mnist_val_accuracy": {k: v["val_accuracy"]["mean"] for k, v in mnist.items() if isinstance(v, dict)
-                                   and "val_accuracy" in v},
-            "handwriting_top1": {k: v["val_top1"] for k, v in hand["main"].items()},
-            "handwriting_top10": {k: v["val_top10"] for k, v in hand["main"].items()},
-            "handwriting_variable_top10": {k: v["val_top10"] for k, v in hand["variable"].items()},
-            "flies_kde": {f"{k}_{fly}": v[fly] for k, v in flies["table1"].items() for fly in ("fly1", "fly2")},
-            **({"sequences_top1": {k: v["val_top1"] for k, v in summaries["sequences"]["accuracy"].items()
-                                   if methods.SEQUENCES[k].uses_labels}} if "sequences" in summaries else {})}
+    """The few numbers worth a column in `dvc exp show`: each experiment's declared headline."""
+    return {k: v for name, summary in summaries.items() for k, v in registry.EXPERIMENTS[name].headline(summary).items()}
 
 
 def provenance(params, summaries):
@@ -86,18 +74,28 @@ def provenance(params, summaries):
 
 
 def build(params, summaries, out_html, out_json, out_provenance):
-    sections = [{"title": title, "page": page, "claims": summaries[key]["claims"]}
-                for key, (title, page) in {**EXPERIMENTS, **OWN}.items() if key in EXPERIMENTS or key in summaries]
+    """The index and provenance pages and the headline JSON; params: the stage's Settings
+    (registry.index_params)."""
+    shown = [e for e in registry.EXPERIMENTS.values() if e.name in summaries]
+    sections = [{"title": e.title, "page": Path(layout.page(e.name)).name, "claims": summaries[e.name]["claims"]}
+                for e in shown]
     found = [c["verdict"] for s in sections for c in s["claims"] if c.get("paper_claim", True)]
     counts = {v: found.count(v) for v in ("reproduced", "contradicted", "inconclusive", "not comparable") if v in found}
-    setup = {"profile": config.profile_of(params), "seeds": params["seeds"],
-             "sources": {**{k: params[k]["source"] for k in EXPERIMENTS},
-                         **({"sequences": params["sequences"]["path"]} if "sequences" in summaries else {})},
-             "supervision": params["supervision"], "supervision_pattern": params["supervision_pattern"]}
+    profile = profile_of(params, [e.name for e in shown])
+    setup = {"profile": profile, "seeds": params["seeds"],
+             "sources": {e.name: params[e.name]["source"] if e.paper else _get(params, e.enabled) for e in shown},
+             **{k: params[k] for e in shown for k in e.top}}
     write_json(out_json, {"verdicts": counts, **headline(summaries)})
     render("index.html.j2", out_html, title="Semi-supervised Sequential Generative Models: reproduction",
            sections=sections, counts=counts, setup=setup, rule=verdicts.RULE, provenance_page=Path(out_provenance).name,
-           profile=config.profile_of(params), seeds=params["seeds"])
+           profile=profile, seeds=params["seeds"])
     render("provenance.html.j2", out_provenance, title="Provenance of the last run", setup=setup,
-           prov=provenance(params, summaries), profile=config.profile_of(params), seeds=params["seeds"])
+           prov=provenance(params, summaries), profile=profile, seeds=params["seeds"])
     return counts
+
+
+def _get(params, dotted):
+    node = params
+    for part in dotted.split("."):
+        node = node[part]
+    return node

@@ -4,16 +4,18 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline import config, layout, methods
+from pipeline import methods
+from pipeline.declarations.mnist import EXPERIMENT, METHODS
 from pipeline.io import write_json
 from pipeline.report import figures, verdicts
 from pipeline.report.pages import embed, render
 from pipeline.report.tables import ACCURACY, fmt_col, summarise
 from pipeline.run_folder import curves_by, read_arrays, read_runs
+from pipeline.sized import profile_of
 
 COLUMNS = ["val_accuracy", "val_accuracy_best", "val_accuracy_mean_over_epochs", "val_cluster_accuracy",
            "posterior_accuracy"]
-LABELS = {k: m.label for k, m in methods.MNIST.items()}
+LABELS = {k: m.label for k, m in METHODS.items()}
 
 
 def claims(frame, curves):
@@ -92,48 +94,51 @@ def weights_figure(by_method, K):
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     sampling = {m: by_method[m] for m in ("cws", "cws_k50") if m in by_method}
-    scaled = {m: [f.assign(ess_fraction=f.val_ess / (methods.MNIST[m].particles or K)) for f in frames]
+    scaled = {m: [f.assign(ess_fraction=f.val_ess / (METHODS[m].particles or K)) for f in frames]
               for m, frames in sampling.items()}
-    figures.curves_with_bands(scaled, methods.MNIST, y="ess_fraction", ylabel="ESS / K", ax=axes[0],
+    figures.curves_with_bands(scaled, METHODS, y="ess_fraction", ylabel="ESS / K", ax=axes[0],
                               title="effective sample size, unlabelled digits", bounds=(0, 1))
-    figures.curves_with_bands(sampling, methods.MNIST, y="val_one_class", ylabel="fraction of digits", ax=axes[1],
+    figures.curves_with_bands(sampling, METHODS, y="val_one_class", ylabel="fraction of digits", ax=axes[1],
                               title="all K samples of y are one class", bounds=(0, 1))
     fig.tight_layout()
     return fig
 
 
-def build(params, cfg, run_dirs, data_path, out_html, fig_dir, summary_json):
-    frame, curves = read_runs("mnist", run_dirs)
+def build(params, run_dirs, data_path, out):
+    """The page, its figures and its summary JSON (out: pages.Outputs) from the run folders; params: the
+    stage's Settings."""
+    cfg = params["mnist"]
+    frame, curves = read_runs(EXPERIMENT, run_dirs)
     summary = summarise(frame, "method", COLUMNS, bounds=ACCURACY)
     seeds = sorted(frame.seed.unique().tolist())
     with np.load(data_path) as data:
         n_train, n_valid = len(data["y_train"]), len(data["y_valid"])
     grids = []
-    for letter, name, method in zip("bc", layout.FIGURE_NAMES["mnist"][1:3], ("cws", "m1m2")):
+    for letter, name, method in zip("bc", EXPERIMENT.figures[1:3], ("cws", "m1m2")):
         first = frame[(frame.method == method) & (frame.seed == seeds[0])]
         if len(first):
-            rows = read_arrays("mnist", first.folder.iloc[0])["grid"]
+            rows = read_arrays(EXPERIMENT, first.folder.iloc[0])["grid"]
             titles = ["input", "(y,z) inferred", "true y"] + [f"y={c}" for c in range(rows.shape[1] - 3)]
             fig = figures.image_grid(rows, titles, title=LABELS[method])
             grids.append({"letter": letter, "label": LABELS[method], "seed": seeds[0],
-                          "src": embed(fig, Path(fig_dir) / name)})
-    fig_curves = embed(figures.curves_with_bands(curves_by(frame, curves, "method"), methods.MNIST,
+                          "src": embed(fig, Path(out.figures) / name)})
+    fig_curves = embed(figures.curves_with_bands(curves_by(frame, curves, "method"), METHODS,
                                                  title="MNIST, validation accuracy of q(y|x)"),
-                       Path(fig_dir) / layout.FIGURE_NAMES["mnist"][0])
+                       Path(out.figures) / EXPERIMENT.figures[0])
     by_method = curves_by(frame, curves, "method")
-    fig_weights = (embed(weights_figure(by_method, cfg["particles"]), Path(fig_dir) / layout.FIGURE_NAMES["mnist"][3])
+    fig_weights = (embed(weights_figure(by_method, cfg["particles"]), Path(out.figures) / EXPERIMENT.figures[3])
                    if by_method.get("cws") and all("val_ess" in f for f in by_method["cws"]) else None)
     ess = {m: np.mean([f.val_ess.iloc[-1] for f in by_method[m]]) for m in ("cws", "cws_k50") if fig_weights and m in by_method}
     table = [{"label": LABELS.get(r.method, r.method), "n": r.n,
               **{name: fmt_col(r, c, 100) for name, c in
                  zip(("final", "best", "speed", "cluster", "posterior"), COLUMNS)}} for _, r in summary.iterrows()]
     found = claims(frame, curves)
-    write_json(summary_json, {"claims": found, "runs": list(map(str, run_dirs)), **{
+    write_json(out.summary, {"claims": found, "runs": list(map(str, run_dirs)), **{
         r.method: {c: {"mean": r[c], "low": r[c + "_low"], "high": r[c + "_high"]} for c in COLUMNS}
         for _, r in summary.iterrows()}})
-    render("mnist.html.j2", out_html, title="MNIST: semi-supervised M2 (paper Fig. 2)", claims=found, rule=verdicts.RULE,
+    render("mnist.html.j2", out.html, title="MNIST: semi-supervised M2 (paper Fig. 2)", claims=found, rule=verdicts.RULE,
            table=table, fig_curves=fig_curves, grids=grids, labels=cfg["labels"], fig_weights=fig_weights,
            ess=ess, particles=cfg["particles"], many=methods.MANY_PARTICLES,
            alpha=cfg["alpha"], source=cfg["source"], n_train=n_train, n_valid=n_valid,
-           profile=config.profile_of(params), seeds=seeds)
+           profile=profile_of(params, ["mnist"]), seeds=seeds)
     return found

@@ -2,6 +2,7 @@
 so a page opens from disk with no network."""
 import base64
 import io
+from dataclasses import dataclass
 from pathlib import Path
 
 import jinja2
@@ -16,6 +17,19 @@ ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / 
                          autoescape=jinja2.select_autoescape(["html", "j2"]),
                          undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 PNG_META = {"Software": None}   # no version string: identical figures give identical bytes
+
+
+@dataclass(frozen=True)
+class Outputs:
+    """What an experiment's report stage writes: its page, the folder of its figures, its summary JSON."""
+    html: str
+    figures: str
+    summary: str
+
+    @classmethod
+    def of(cls, args):
+        """The Outputs of a report stage's parsed arguments (cli.report_parser)."""
+        return cls(args.html, args.figures, args.summary)
 
 
 def embed(fig, png_path=None, dpi=110):

@@ -6,16 +6,17 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
-from pipeline import config, layout, methods
+from pipeline.declarations.sequences import EXPERIMENT, METHODS
 from pipeline.io import write_json
 from pipeline.report import figures, verdicts
 from pipeline.report.pages import embed, render
 from pipeline.report.tables import ACCURACY, fmt_col, summarise
 from pipeline.run_folder import curves_by, read_arrays, read_runs
+from pipeline.sized import profile_of
 
-MODELS = tuple(methods.SEQUENCES)
-LABELLED = tuple(m for m, v in methods.SEQUENCES.items() if v.uses_labels)
-LABELS = {k: m.label for k, m in methods.SEQUENCES.items()}
+MODELS = tuple(METHODS)
+LABELLED = tuple(m for m, v in METHODS.items() if v.uses_labels)
+LABELS = {k: m.label for k, m in METHODS.items()}
 ACCURACIES = ("val_top1", "val_topk", "cluster_accuracy")
 NOT_PAPER = "not a paper claim: the paper's rule applied to your data"
 
@@ -52,9 +53,9 @@ def destandardise(x, data):
 def fig_curves(frame, curves):
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
     labelled = frame[frame.method.isin(LABELLED)]
-    figures.curves_with_bands(curves_by(labelled, curves, "method"), methods.SEQUENCES, y="val_top1",
+    figures.curves_with_bands(curves_by(labelled, curves, "method"), METHODS, y="val_top1",
                               ylabel="validation top-1", title="accuracy of q(y | x) per epoch", ax=axes[0])
-    figures.curves_with_bands(curves_by(frame, curves, "method"), methods.SEQUENCES, y="val_bound_per_step",
+    figures.curves_with_bands(curves_by(frame, curves, "method"), METHODS, y="val_bound_per_step",
                               ylabel="validation IWAE bound per step (nats)", title="fit of p(x) per epoch",
                               ax=axes[1], bounds=None)
     return fig
@@ -62,7 +63,7 @@ def fig_curves(frame, curves):
 
 def confusions(frame):
     """{method: confusion counts [true, predicted] summed over seeds}."""
-    return {m: sum(read_arrays("sequences", f)["confusion"] for f in frame[frame.method == m].folder)
+    return {m: sum(read_arrays(EXPERIMENT, f)["confusion"] for f in frame[frame.method == m].folder)
             for m in MODELS if m in set(frame.method)}
 
 
@@ -87,7 +88,7 @@ def fig_confusion(counts, classes):
 def fig_continuations(first, data, n_windows=3, samples=10):
     """Rows: validation windows; columns: methods (first seed).  Feature 0 over time: the seed segment
     (black), the true continuation (red) and a few sampled continuations (the method's colour)."""
-    arrays = {m: read_arrays("sequences", f) for m, f in first.items()}
+    arrays = {m: read_arrays(EXPERIMENT, f) for m, f in first.items()}
     any_run = next(iter(arrays.values()))
     n = min(n_windows, len(any_run["truth"]))
     fig, axes = plt.subplots(n, len(arrays), figsize=(3.2 * len(arrays), 2.2 * n), squeeze=False, sharey="row")
@@ -100,7 +101,7 @@ def fig_continuations(first, data, n_windows=3, samples=10):
             truth = destandardise(d["truth"][i], data)[:, 0]
             for k in range(min(samples, d["samples"].shape[1])):
                 ax.plot(np.arange(T0, T0 + H), destandardise(d["samples"][i, k], data)[:, 0],
-                        color=methods.SEQUENCES[method].colour, linewidth=0.6, alpha=0.5)
+                        color=METHODS[method].colour, linewidth=0.6, alpha=0.5)
             ax.plot(np.arange(T0), seed, color="black", linewidth=1.0)
             ax.plot(np.arange(T0, T0 + H), truth, color="red", linewidth=1.2)
             ax.axvline(T0 - 0.5, color="0.6", linewidth=0.5)
@@ -115,13 +116,13 @@ def fig_continuations(first, data, n_windows=3, samples=10):
 def fig_conditioned(first, data, classes):
     """Per labelled method (first seed): the samples conditioned on a validation window's label
     sequence (feature 0), beside the window itself; the label sequence as a band of colours above."""
-    shown = {m: read_arrays("sequences", f) for m, f in first.items() if m in LABELLED}
+    shown = {m: read_arrays(EXPERIMENT, f) for m, f in first.items() if m in LABELLED}
     fig, axes = plt.subplots(len(shown), 1, figsize=(10, 1.9 * len(shown) + 0.4), squeeze=False, sharex=True)
     feature = str(data["features"][0])
     for ax, (method, d) in zip(axes[:, 0], shown.items()):
         labels, T = d["generation_labels"], len(d["generation_labels"])
         for g in d["generated"]:
-            ax.plot(destandardise(g, data)[:, 0], color=methods.SEQUENCES[method].colour, linewidth=0.7, alpha=0.7)
+            ax.plot(destandardise(g, data)[:, 0], color=METHODS[method].colour, linewidth=0.7, alpha=0.7)
         ax.plot(destandardise(d["generation_truth"], data)[:, 0], color="black", linewidth=1.0)
         low, high = ax.get_ylim()
         band = np.where(d["generation_given"] >= 0, labels, np.nan)[None]
@@ -136,9 +137,11 @@ def fig_conditioned(first, data, classes):
     return fig
 
 
-def build(params, run_dirs, data_path, out_html, fig_dir, summary_json):
-    cfg = config.settings(params, "sequences")
-    frame, curves = read_runs("sequences", run_dirs)
+def build(params, run_dirs, data_path, out):
+    """The page, its figures and its summary JSON (out: pages.Outputs) from the run folders; params: the
+    stage's Settings."""
+    cfg = params["sequences"]
+    frame, curves = read_runs(EXPERIMENT, run_dirs)
     seeds = sorted(frame.seed.unique().tolist())
     with np.load(data_path) as f:
         data = dict(f)
@@ -159,7 +162,7 @@ def build(params, run_dirs, data_path, out_html, fig_dir, summary_json):
                 for _, r in frame.sort_values(["method", "seed"], key=lambda c: c.map(MODELS.index)
                                               if c.name == "method" else c).iterrows()]
     found = claims(frame, curves, table)
-    names = [Path(fig_dir) / name for name in layout.FIGURE_NAMES["sequences"]]
+    names = [Path(out.figures) / name for name in EXPERIMENT.figures]
     first = {r.method: r.folder for _, r in frame[frame.seed == seeds[0]].iterrows()}
     fig_curve = embed(fig_curves(frame, curves), names[0])
     fig_conf = embed(fig_confusion(confusions(frame), classes), names[1])
@@ -177,17 +180,17 @@ def build(params, run_dirs, data_path, out_html, fig_dir, summary_json):
              "supervision": cfg["supervision"], "label_column": str(data["label_column"]),
              "class_counts_train": [int(c) for c in data["class_counts_train"]],
              "class_counts_valid": [int(c) for c in data["class_counts_valid"]]}
-    write_json(summary_json, {
+    write_json(out.summary, {
         "accuracy": {r.method: {c: r[c] for c in ACCURACIES} for _, r in table.iterrows()},
         "continuations": {r.method: {c: r[c] for c in ("continuation_rmse", "continuation_coverage")}
                           for _, r in fits.iterrows()},
         "persistence_rmse": float(frame.persistence_rmse.mean()), "topk": k,
         "data": {key: v for key, v in setup.items() if not key.startswith("class_counts")},
         "claims": found, "runs": list(map(str, run_dirs))})
-    render("sequences.html.j2", out_html, title=f"Your sequences: {Path(setup['source']).name}", claims=found,
+    render("sequences.html.j2", out.html, title=f"Your sequences: {Path(setup['source']).name}", claims=found,
            rule=verdicts.RULE, not_paper=NOT_PAPER, setup=setup, accuracy=accuracy, fits=fit_rows, per_seed=per_seed,
            k=k, persistence=f"{frame.persistence_rmse.mean():.3f}", fig_curves=fig_curve, fig_confusion=fig_conf,
            fig_continuations=fig_cont, fig_conditioned=fig_cond, cfg=cfg, windows=int(row.windows),
            horizon=int(row.horizon), seed_steps=int(row.seed_steps), continuations=int(row.continuations),
-           generation_window=int(row.generation_window), profile=config.profile_of(params), seeds=seeds)
+           generation_window=int(row.generation_window), profile=profile_of(params, ["sequences"]), seeds=seeds)
     return found

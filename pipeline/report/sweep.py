@@ -5,7 +5,8 @@ import re
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from pipeline import PipelineError, methods
+from pipeline import PipelineError
+from pipeline.declarations.handwriting import METHODS
 from pipeline.report.pages import embed, render
 from pipeline.report.tables import ACCURACY, fmt_col, summarise
 
@@ -43,13 +44,13 @@ def build(rows, out_html="reports/sweep.html", png="reports/figures/sweep.png"):
     fig, ax = plt.subplots(figsize=(6, 4))
     for method, g in table.groupby("method"):
         ax.errorbar(g.supervision, g.val_top10, yerr=[g.val_top10 - g.val_top10_low, g.val_top10_high - g.val_top10],
-                    marker="o", capsize=3, color=methods.HANDWRITING[method].colour, label=methods.HANDWRITING[method].label)
+                    marker="o", capsize=3, color=METHODS[method].colour, label=METHODS[method].label)
     ax.set_xscale("log", base=2)
     ax.set_xlabel("supervision (fraction of labelled steps)")
     ax.set_ylabel("top-10 validation accuracy")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    rows_out = [{"method": methods.HANDWRITING[r.method].label, "supervision": f"{100 * r.supervision:g}%", "n": r.n,
+    rows_out = [{"method": METHODS[r.method].label, "supervision": f"{100 * r.supervision:g}%", "n": r.n,
                  "top1": fmt_col(r, "val_top1", 100), "top10": fmt_col(r, "val_top10", 100)} for _, r in table.iterrows()]
     render("sweep.html.j2", out_html, title="Supervision sweep: handwriting accuracy against the supervision rate",
            rows=rows_out, figure=embed(fig, png), experiments=sorted(frame.experiment.astype(str).unique()),

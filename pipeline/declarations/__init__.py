@@ -1,0 +1,1 @@
+"""One module per experiment, each declaring it (declaration.Experiment); registry.py lists them."""

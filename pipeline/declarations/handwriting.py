@@ -1,0 +1,90 @@
+"""Handwriting (paper sec. 4.2, Fig. 3 and 4): the DVRNN on pen strokes, 70 character classes, trained
+at `supervision` by CWS, SSWS, REINFORCE and the baseline, in four comparisons (GROUPS)."""
+from pipeline import layout, rules
+from pipeline.declaration import WHERE, Experiment, Group, prepare_stage, report_stage, run_stages
+from pipeline.methods import Method
+from pipeline.sized import sized
+
+METHODS = {
+    "cws": Method("CWS", "tab:green", "cws"),
+    "ssws": Method("SSWS (eq. 14)", "tab:orange", "ssws"),
+    "ssws_normalised": Method("SSWS, terms normalised per sequence", "tab:red", "ssws_normalised"),
+    "reinforce": Method("REINFORCE (M1+M2)", "tab:olive", "reinforce", bind=(("alpha", "alpha"),)),
+    "baseline": Method("IWAE + classifier of x (labelled subset)", "tab:blue", "classifier"),
+}
+# The comparisons, each its own train and score stages:
+#   main      every method at `supervision`, `supervision_pattern` (Fig. 3 left)
+#   rates     CWS against the baseline at each of handwriting.rates, uniform (Fig. 3 right); only with rates
+#   variable  CWS against SSWS at `supervision`, rates varying between sequences (sec. 3.3.2); with
+#             handwriting.normalised_ssws also SSWS normalised per sequence (a sensitivity row)
+#   ceiling   the baseline with every label of every sequence: the fully supervised reference, whose
+#             classifier of x also reads every run's Fig. 4 generations
+GROUPS = {
+    "main": Group("main", ("cws", "ssws", "reinforce", "baseline"), "", "${supervision}", "${supervision_pattern}",
+                  params=("supervision", "supervision_pattern")),
+    "rates": Group("rates", ("cws", "baseline"), "_rates", "${item.rate}", "uniform", by_rate=True),
+    "variable": Group("variable", ("cws", "ssws", "ssws_normalised"), "_variable", "${supervision}", "variable",
+                      params=("supervision",), switched=(("ssws_normalised", "handwriting.normalised_ssws"),)),
+    "ceiling": Group("ceiling", ("baseline",), "_ceiling", 1.0, "uniform"),
+}
+READER = layout.run_folder("handwriting", "baseline", "${item.seed}", group="ceiling")   # reads the generations
+
+
+def groups_on(params):
+    """The comparisons params.yaml asks for: no `rates` group without further rates."""
+    return [g for g in GROUPS.values() if g.name != "rates" or params["handwriting"]["rates"]]
+
+
+def folder(group, method, seed, rate=None):
+    return layout.run_folder("handwriting", method, seed, group=group.name, rate=rate)
+
+
+def stages(exp, params):
+    out, runs = [prepare_stage(exp)], []
+    for group in groups_on(params):
+        members = group.members(params)
+        matrix = {"method": members, **({"rate": "${handwriting.rates}"} if group.by_rate else {}), "seed": "${seeds}"}
+        where = folder(group, "${item.method}", "${item.seed}", rate="${item.rate}" if group.by_rate else None)
+        train, score = run_stages(exp, matrix, where, {"method": "${item.method}", "seed": "${item.seed}",
+                                                       "group": group.name, "rate": group.rate, "pattern": group.pattern},
+                                  "val_top10", group.name)
+        score.args["reader"] = READER
+        if READER != where:
+            score.deps.append(f"{READER}/{layout.MODEL}")
+        out += [train, score]
+        rates = params["handwriting"]["rates"] if group.by_rate else [None]
+        runs += [folder(group, m, s, rate=r) for m in members for r in rates for s in params["seeds"]]
+    return [*out, report_stage(exp, runs)]
+
+
+def headline(summary):
+    return {"handwriting_top1": {k: v["val_top1"] for k, v in summary["main"].items()},
+            "handwriting_top10": {k: v["val_top10"] for k, v in summary["main"].items()},
+            "handwriting_variable_top10": {k: v["val_top10"] for k, v in summary["variable"].items()}}
+
+
+MODEL = ("handwriting.z_dim", "handwriting.hidden", "handwriting.mixture", "handwriting.q_hidden",
+         "handwriting.pen_context")
+EXPERIMENT = Experiment(
+    name="handwriting", title="Handwriting (sec. 4.2, Fig. 3, 4)",
+    top={"supervision": rules.fraction, "supervision_pattern": rules.choice("uniform", "variable")},
+    section={"source": rules.choice("embedded", "deepwriting", "iamondb"), "local_dir": rules.anything,
+             "trusted_sha256": rules.anything, "deepwriting_url": rules.anything, "iamondb_url": rules.anything,
+             "fonts": rules.anything, "data_seed": rules.anything, "rates": rules.rates,
+             "normalised_ssws": rules.flag, "alpha": rules.positive, "pen_context": rules.flag},
+    reads={"prepare": ("handwriting.source", "handwriting.local_dir", "handwriting.trusted_sha256",
+                       "handwriting.deepwriting_url", "handwriting.iamondb_url", "handwriting.fonts",
+                       "handwriting.data_seed", "handwriting.seq_len", "handwriting.n_train", "handwriting.n_valid",
+                       "handwriting.writers", "handwriting.valid_writers"),
+           "train": (*WHERE, *MODEL, "handwriting.epochs", "handwriting.particles", "handwriting.lr",
+                     "handwriting.lr_decay", "handwriting.grad_clip", "handwriting.batch_size",
+                     "handwriting.eval_particles"),
+           "score": (*WHERE, "handwriting.pen_context", "handwriting.eval_particles", "handwriting.generations"),
+           "report": ("supervision", "supervision_pattern", *sized("handwriting"))},
+    methods=METHODS, groups=GROUPS,
+    scores=("scores.json", "generation.npz"),
+    figures=("handwriting_fig3_left.png", "handwriting_fig3_right.png", "handwriting_fig4.png",
+             "handwriting_fig4_samples.png"),
+    stages=stages, headline=headline,
+    other_sources=("handwriting.local_dir", "handwriting.trusted_sha256", "handwriting.deepwriting_url",
+                   "handwriting.iamondb_url"))

@@ -1,23 +1,8 @@
-"""Report helpers: the t-interval over seeds, its clipping to an accuracy's range, the provenance commit."""
+"""Report helpers: summaries over seeds and their formatting, the provenance commit."""
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from pipeline.report.tables import ACCURACY, fmt, mean_ci, summarise
-
-
-def test_mean_ci_is_the_student_t_interval():
-    values = [0.70, 0.74, 0.81]
-    mean, low, high = mean_ci(values)
-    half = stats.t.ppf(0.975, 2) * np.std(values, ddof=1) / np.sqrt(3)
-    assert np.isclose(mean, np.mean(values)) and np.isclose(high - mean, half) and np.isclose(mean - low, half)
-
-
-def test_accuracy_intervals_stay_inside_zero_to_one():
-    mean, low, high = mean_ci([0.0, 0.02, 0.3], bounds=ACCURACY)
-    assert low == 0.0 and 0.0 < mean < high <= 1.0
-    assert mean_ci([0.0, 0.02, 0.3])[1] < 0.0          # unclipped, the t-interval leaves the range
-    assert mean_ci([0.99, 1.0, 0.9], bounds=ACCURACY)[2] == 1.0
+from pipeline.report.tables import ACCURACY, fmt, summarise
 
 
 def test_summarise_groups_and_formats():

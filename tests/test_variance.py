@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from pipeline.evaluate.variance import components, decompose, entry_variance, top_share
+from pipeline.stats import components, decompose, entry_variance, top_share
 
 
 def crossed(rng, S, W, seed_sd, window_sd, noise_sd, mu=-500.0):

@@ -10,6 +10,7 @@ from pipeline.evaluate.kde import (FIXED_MM, GRID_MM, defensive_log_density, dis
                                    select_bandwidth, select_rule, table1_scores,
                                    validation_grids, window_totals)
 from pipeline.report import verdicts
+from pipeline.stats import seeds_needed
 
 
 def pair(diffs, base=0.5):
@@ -60,7 +61,7 @@ def test_a_claim_over_several_comparisons():
 
 def test_seeds_needed_is_where_the_interval_first_clears_zero():
     d = np.array([0.05, -0.02, 0.03])
-    n = verdicts.seeds_needed(d)
+    n = seeds_needed(d)
     half = lambda k: stats.t.ppf(0.975, k - 1) * d.std(ddof=1) / math.sqrt(k)  # noqa: E731
     assert half(n) < d.mean() <= half(n - 1)
 

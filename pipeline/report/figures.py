@@ -5,7 +5,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from pipeline.report.tables import ACCURACY, mean_ci  # noqa: E402
+from pipeline.report.tables import ACCURACY  # noqa: E402
+from pipeline.stats import t_interval  # noqa: E402
 
 
 def curves_with_bands(curves, registry, x="epoch", y="val_accuracy", ylabel="validation accuracy", title=None,
@@ -17,10 +18,10 @@ def curves_with_bands(curves, registry, x="epoch", y="val_accuracy", ylabel="val
     for method, frames in curves.items():
         xs = frames[0][x].to_numpy()
         table = np.stack([f[y].to_numpy() for f in frames])
-        stats = np.array([mean_ci(col, bounds=bounds) for col in table.T])
+        ci = np.array([t_interval(col, bounds=bounds) for col in table.T])
         colour = registry[method].colour
-        ax.plot(xs, stats[:, 0], color=colour, label=f"{registry[method].label} (n={len(frames)})")
-        ax.fill_between(xs, stats[:, 1], stats[:, 2], color=colour, alpha=0.2, linewidth=0)
+        ax.plot(xs, ci[:, 0], color=colour, label=f"{registry[method].label} (n={len(frames)})")
+        ax.fill_between(xs, ci[:, 1], ci[:, 2], color=colour, alpha=0.2, linewidth=0)
     ax.set_xlabel(x)
     ax.set_ylabel(ylabel)
     if title:

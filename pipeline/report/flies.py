@@ -5,10 +5,10 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 
+from pipeline import stats
 from pipeline.declarations.flies import EXPERIMENT, METHODS
 from pipeline.evaluate.kde import FIXED_MM
 from pipeline.io import read_json, write_json
-from pipeline.evaluate import variance
 from pipeline.report import verdicts
 from pipeline.report.pages import embed, render
 from pipeline.report.tables import ACCURACY, fmt_col, summarise
@@ -94,7 +94,7 @@ def uniform_floor(radius):
 
 
 def variance_rows(frame, steps, floor):
-    """Table 1's spread decomposed (evaluate/variance.py) for each model and each paired comparison
+    """Table 1's spread decomposed (stats.decompose) for each model and each paired comparison
     of CWS with a rival, per fly, under the verdicts' rule and, for the comparisons, the shared bandwidth.
     steps: the select stage's per-step scores {"<run>.<rule>": [W, H, 2]}; floor: uniform_floor [W]."""
     seeds = sorted(frame.seed.unique().tolist())
@@ -106,7 +106,7 @@ def variance_rows(frame, steps, floor):
             pairs = [(NAMES[m], table(m, rule, fly), floor[:, None]) for m in MODELS if rule == "defensive"]
             pairs += [(f"CWS+DVRNN - {NAMES[m]}", table("cws", rule, fly) - table(m, rule, fly), None) for m in MODELS[1:]]
             for name, values, gross in pairs:
-                d = variance.decompose(values, gross)
+                d = stats.decompose(values, gross)
                 rows.append({"fly": fly + 1, "rule": "verdicts' (defensive)" if rule == "defensive" else "shared bandwidth",
                              "what": name, "sd": f"{d['entry_sd']:.1f}", "seed": f"{np.sqrt(d['seed']):.1f}",
                              "window": f"{np.sqrt(d['window']):.1f}", "cell": f"{np.sqrt(d['seed_x_window']):.1f}",

@@ -20,7 +20,8 @@ import math
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
-from scipy import stats
+
+from pipeline import stats
 
 RULE = ("Runs are paired by seed (same seed: same data, labelled subset and initial randomness). For each "
         "comparison we take the per-seed difference between the paper's winner and its rival and its 95% "
@@ -56,10 +57,9 @@ class Comparison:
 
 
 def paired(winner, rival, ours, theirs, higher_is_better=True, level=0.95):
-    """The verdict on `winner beats rival` from {seed: value} of each; only shared seeds count."""
-    seeds = sorted(set(ours) & set(theirs))
-    d = np.array([ours[s] - theirs[s] for s in seeds], dtype=float) * (1 if higher_is_better else -1)
-    d = d[np.isfinite(d)]
+    """The verdict on `winner beats rival` from {seed: value} of each: the t-interval of the paired
+    differences over shared seeds (stats.paired_differences), read by the rule above."""
+    d = stats.paired_differences(ours, theirs, higher_is_better)
     if len(d) == 0:
         return Comparison(winner, rival, math.nan, math.nan, math.nan, 0, "inconclusive")
     mean = float(d.mean())
@@ -68,12 +68,11 @@ def paired(winner, rival, ours, theirs, higher_is_better=True, level=0.95):
         verdict = ("inconclusive" if len(d) < 2 else
                    "reproduced" if mean > 0 else "contradicted" if mean < 0 else "inconclusive")
         return Comparison(winner, rival, mean, low, high, len(d), verdict)
-    half = stats.t.ppf(0.5 + level / 2, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d))
-    low, high = mean - half, mean + half
+    _, low, high = stats.t_interval(d, level)
     verdict = "reproduced" if low > 0 else "contradicted" if high < 0 else "inconclusive"
     out = Comparison(winner, rival, mean, low, high, len(d), verdict)
     if verdict == "inconclusive":
-        out.seeds_needed = seeds_needed(d, level)
+        out.seeds_needed = stats.seeds_needed(d, level)
     return out
 
 
@@ -96,18 +95,6 @@ def paired_trained(winner, rival, ours, theirs, ours_curves, theirs_curves, colu
     frames (one per seed) give its gain per epoch in `column` at the end of training."""
     return unless_closing(paired(winner, rival, ours, theirs), gain_per_epoch(ours_curves, column),
                           gain_per_epoch(theirs_curves, column))
-
-
-def seeds_needed(d, level=0.95, cap=1000):
-    """The smallest n whose t-interval half-width, at this sample's spread, falls below |mean|
-    (None when the mean is 0 or n would exceed `cap`)."""
-    mean, sd = abs(float(np.mean(d))), float(np.std(d, ddof=1))
-    if mean == 0:
-        return None
-    for n in range(len(d) + 1, cap + 1):
-        if stats.t.ppf(0.5 + level / 2, n - 1) * sd / math.sqrt(n) < mean:
-            return n
-    return None
 
 
 def combine(comparisons):
@@ -153,15 +140,10 @@ def claim(text, paper, ours, comparisons, scale=100.0, unit=" points", why="", n
 
 
 def gain_per_epoch(frames, column):
-    """Validation `column`'s gain per epoch at the end of training: the least-squares slope over the
-    last third of the epochs (at least three), mean over runs; nan without enough epochs.
-    frames: per-epoch DataFrames (one per run)."""
-    slopes = []
-    for f in frames:
-        values = f[column].to_numpy(dtype=float)
-        tail = values[-max(3, len(values) // 3):]
-        if len(values) >= 3 and np.isfinite(tail).all():
-            slopes.append(np.polyfit(np.arange(len(tail)), tail, 1)[0])
+    """Validation `column`'s gain per epoch at the end of training: stats.end_slope (the least-squares
+    slope over the last third of the epochs, at least three), mean over runs; nan without enough
+    epochs.  frames: per-epoch DataFrames (one per run)."""
+    slopes = [s for s in (stats.end_slope(f[column].to_numpy(dtype=float)) for f in frames) if np.isfinite(s)]
     return float(np.mean(slopes)) if slopes else math.nan
 
 

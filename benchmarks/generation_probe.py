@@ -27,6 +27,7 @@ Reads the trained runs and the prepared data of a finished `make repro`; trains 
 import argparse
 import math
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -88,8 +89,20 @@ PROTOCOLS = {"written": writing.Protocol(), "written, sampled strokes": writing.
              "written, eoc above 0.5": writing.Protocol(eoc_threshold=0.5)}
 
 
-def probe(model, reader, x, y, sentence_y, seq_len, mean, std, samples, seed):
-    """Legibility (a fraction) under each way of writing the sentence."""
+class Reference(NamedTuple):
+    """What the probe writes and reads against: the reference windows x, y (one step ahead), the
+    sentence's labels, and the window length and standardisation of the data."""
+    x: object
+    y: object
+    sentence_y: object
+    seq_len: int
+    mean: object
+    std: object
+
+
+def probe(model, reader, ref, samples, seed):
+    """Legibility (a fraction) under each way of writing the sentence (ref: a Reference)."""
+    x, y, sentence_y, seq_len, mean, std = ref
     out = {}
     for z_from, stroke in (("posterior", "sample"), ("posterior", "mean"), ("prior", "mean")):
         torch.manual_seed(seed)
@@ -129,7 +142,7 @@ def main():
         reader = runs.load_run(ROOT / layout.run_folder("handwriting", "baseline", seed, group="ceiling"))
         if header is None:
             print(f"{'run':40} reference {read_windows(reader, x, y):6.1%}")
-        result = probe(model, reader, x, y, sentence_y, seq_len, mean, std, args.samples, seed)
+        result = probe(model, reader, Reference(x, y, sentence_y, seq_len, mean, std), args.samples, seed)
         use = label_use(model, valid_x, valid_y, seed=seed)
         if header is None:
             header = list(result)

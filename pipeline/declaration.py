@@ -54,6 +54,11 @@ class Experiment:
     enabled: str = None     # a key whose blank value leaves the experiment out of the graph
     other_sources: tuple = ()   # keys of reads["prepare"] that only a non-default source reads
 
+    @property
+    def data_key(self):
+        """The key that names its data: the switch of an experiment that has one, else its `source`."""
+        return self.enabled or (f"{self.name}.source" if "source" in self.section else None)
+
     def on(self, params):
         return self.enabled is None or bool(_get(params, self.enabled))
 

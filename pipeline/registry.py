@@ -11,10 +11,9 @@ def on(params):
 
 
 def index_params(params):
-    """What the index page reads: the seeds; per experiment in the graph, its top-level keys, its source
-    (a paper experiment) or the key that switches it on (another), and its sized keys (the page names
-    the profile)."""
+    """What the index page reads: the seeds; per experiment in the graph, its top-level keys, the key
+    naming its data (Experiment.data_key) and its sized keys (the page names the profile)."""
     keys = ["seeds"]
     for e in on(params):
-        keys += [*e.top, f"{e.name}.source" if e.paper else e.enabled, *sized.sized(e.name)]
+        keys += [*e.top, *([e.data_key] if e.data_key else []), *sized.sized(e.name)]
     return keys

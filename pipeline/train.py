@@ -115,14 +115,15 @@ def _apply(loss, params):
         p.grad = None if g is None else g
 
 
-def train_step(model, spec, batch, opt_theta, opt_phi, groups, epoch=0, step=0):
-    """One update of both optimisers on one set of particles; returns the losses as floats."""
+def train_step(model, spec, batch, opt_theta, opt_phi, groups, at=(0, 0)):
+    """One update of both optimisers on one set of particles; returns the losses as floats.
+    at: (epoch, step), for the message of a loss that is not finite."""
     if not spec.use_labels:             # unsupervised: no label may reach the model, not even by teacher forcing
         batch = {**batch, "labels": torch.full_like(batch["labels"], -1), "mask": torch.zeros_like(batch["mask"])}
     extra = {"enumerate_y": True} if spec.enumerate_y else {}
     trace = model(batch, spec.particles, **extra)
     losses = spec.objective(trace, batch["mask"])
-    _check_finite(spec, trace, losses, epoch, step)
+    _check_finite(spec, trace, losses, *at)
     _apply(losses.model, groups["theta"] + groups["phi_z"])
     _apply(losses.inference, groups["phi_y"])
     if spec.grad_clip:
@@ -202,7 +203,7 @@ def fit(model, spec, make_batches, evaluate, checkpoint=None, device="cpu"):
         for step, batch in enumerate(tqdm(batches, desc=f"{spec.name} epoch {epoch}/{spec.epochs}",
                                           leave=False, mininterval=2.0)):
             set_lr(spec, (opt_theta, opt_phi), (epoch - 1 + step / len(batches)) / spec.epochs)
-            for k, v in train_step(model, spec, batch, opt_theta, opt_phi, groups, epoch, step).items():
+            for k, v in train_step(model, spec, batch, opt_theta, opt_phi, groups, (epoch, step)).items():
                 sums[k] = sums.get(k, 0.0) + v
             n += 1
         row = {"epoch": epoch, **{k: v / max(n, 1) for k, v in sums.items()}, **_evaluate(model, evaluate)}

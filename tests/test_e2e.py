@@ -1,10 +1,12 @@
 """End to end, as a user would: the whole pipeline at profile smoke in a throwaway git+DVC copy of
 the repository; then the pages in a real browser, experiments, a queued sweep and a DVC remote."""
 import base64
+import csv
 import http.server
 import io
 import json
 import re
+import shlex
 import shutil
 import ssl
 import subprocess
@@ -15,14 +17,18 @@ import sys
 import uuid
 
 import pytest
+import yaml
 
-from pipeline import layout, registry
+from pipeline import layout, registry, settings
 from pipeline.declarations import handwriting, mnist
-from tests.conftest import dvc, env_with_venv, make_repo_copy, run
+from tests.conftest import ROOT, dvc, env_with_venv, make_repo_copy, run, set_params
 
 pytestmark = pytest.mark.slow
 PAGES = ("index", "mnist", "handwriting", "flies")
 SECRET_USER, SECRET_PASSWORD = f"reader-{uuid.uuid4().hex}", f"pw-{uuid.uuid4().hex}"   # in no file beforehand
+
+
+READ = "params_read.jsonl"
 
 
 def ran(output):
@@ -35,7 +41,8 @@ def repo(tmp_path_factory):
     path = make_repo_copy(tmp_path_factory.mktemp("e2e"), profile="smoke", seeds=[0],
                           **{"handwriting.rates": [0.5], "handwriting.normalised_ssws": True,
                              "mnist.cws_k50": True})
-    result = run([sys.executable, "-m", "pipeline.repro", "--jobs", "2"], path)     # what `make repro` runs
+    env = {**env_with_venv(), settings.RECORD: str(path.parent / READ)}       # each stage appends the keys it read
+    result = run([sys.executable, "-m", "pipeline.repro", "--jobs", "2"], path, env=env)     # what `make repro` runs
     (path / "repro.log").write_text(result.stdout + result.stderr)
     run(["git", "add", "-A"], path)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "results"], path)
@@ -97,6 +104,57 @@ def test_a_bad_value_stops_the_run_before_any_output_is_removed(repo):
     assert after == before
     run(["git", "checkout", "--", "params.yaml"], repo)
     assert "up to date" in dvc("status", cwd=repo).stdout
+
+def interpolated(cmd):
+    """The params.yaml keys a stage's command interpolates (${supervision}; not the matrix's ${item.*})."""
+    return {k for k in re.findall(r"\$\{([^}]+)\}", cmd) if not k.startswith("item.")}
+
+
+def test_each_stage_reads_exactly_the_params_dvc_tracks_for_it(repo):
+    """Every key a stage read through its Settings, or that its command interpolates, is one of its DVC
+    params, and each of its DVC params is read by one of its runs (or only by another data source:
+    Experiment.other_sources).  A matrix stage's params are the union over its runs."""
+    read = {}
+    for line in (repo.parent / READ).read_text().splitlines():
+        entry = json.loads(line)
+        read.setdefault(entry["stage"], set()).update(entry["read"])
+    spec = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    other = {k for e in registry.EXPERIMENTS.values() for k in e.other_sources}
+    assert set(read) == set(spec) - {"check_params", "select_bandwidth_flies"}   # those two read none through Settings
+    for name, stage in spec.items():
+        if name == "check_params":
+            continue
+        declared, used = set(stage.get("params", [])), read.get(name, set()) | interpolated(stage["cmd"])
+        assert used <= declared, f"{name} reads {sorted(used - declared)} untracked"
+        assert declared - used <= other, f"{name} tracks {sorted(declared - used - other)} it never reads"
+
+
+STATUS_CASES = [   # stage kind: a key its stages read (DVC names them) and one they do not (it leaves them)
+    ("prepare_mnist", "mnist.split_seed", "mnist.labels"),
+    ("train_flies@cws-0", "flies.lr", "flies.horizon"),
+    ("score_flies@cws-0", "flies.horizon", "flies.lr"),
+    ("select_bandwidth_flies", "flies.kde_floor_mm", "flies.horizon"),
+    ("report_mnist", "mnist.epochs", "flies.epochs"),    # the page names mnist's profile, not the flies'
+    ("report_index", "flies.epochs", "mnist.alpha"),
+]
+
+
+@pytest.mark.parametrize("stage, declared, undeclared", STATUS_CASES)
+def test_dvc_status_names_a_stage_exactly_when_a_param_it_reads_changes(repo, stage, declared, undeclared):
+    def named(key):
+        params = yaml.safe_load((repo / "params.yaml").read_text())
+        section, leaf = key.split(".")
+        value = params[section][leaf]
+        set_params(repo, **{key: value + 1 if isinstance(value, int) else value * 2})
+        try:
+            status = json.loads(dvc("status", "--json", cwd=repo).stdout or "{}")
+        finally:
+            run(["git", "checkout", "--", "params.yaml"], repo)
+        return {name for name, changes in status.items() for c in changes if isinstance(c, dict)
+                and key in c.get("changed deps", {}).get("params.yaml", {})}
+    assert stage in named(declared)
+    assert stage not in named(undeclared)
+
 
 def test_headline_numbers_are_dvc_metrics(repo):
     shown = json.loads(dvc("metrics", "show", "--json", cwd=repo).stdout)
@@ -228,6 +286,12 @@ def test_exp_run_reruns_exactly_the_stages_that_depend_on_supervision(repo):
         ["-supervision: 0.125", "+supervision: 0.25"]
     shown = json.loads(dvc("exp", "show", "--json", cwd=repo).stdout)
     assert "0.25" in json.dumps(shown)
+    documented = next(line for line in (ROOT / "docs" / "running.md").read_text().splitlines()
+                      if line.startswith("dvc exp show"))
+    table = run([sys.executable, "-m", *shlex.split(documented), "--csv", "--no-pager"], repo).stdout
+    columns = next(csv.reader(io.StringIO(table)))
+    assert len(columns) <= 40, columns
+    assert {"supervision", "handwriting_top10.cws", "mnist_val_accuracy.cws", "flies_kde.cws_fly1"} <= set(columns)
     run(["git", "checkout", "--", "."], repo)        # back to the committed baseline
     dvc("checkout", cwd=repo)
 

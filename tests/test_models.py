@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy import stats
 
-from pipeline.evaluate.continuations import condition_by_filter, continue_tracks, resample
+from pipeline.evaluate.continuations import Arena, Seed, condition_by_filter, continue_tracks, resample
 from pipeline.evaluate.kde import kde_log_density, kde_scores
 from pipeline.models.baselines import BinnedRNN, quantile_edges
 from pipeline.models.dvrnn import DVRNN
@@ -215,8 +215,8 @@ def test_closed_loop_continuation_stays_in_each_windows_arena():
               "state_mean": np.zeros(4, np.float32), "state_std": np.ones(4, np.float32)}
     pose = torch.tensor([[1.0, 0.0, 0.0, 0.3, 0.3, 2.5, 0.9], [-3.0, 2.0, 1.0, 0.3, 0.3, 2.5, 0.9]])
     radius = torch.tensor([15.0, 5.0])
-    out, ess = continue_tracks(model, torch.randn(4, 6, 5), torch.rand(4, 6, 148), pose.expand(2, -1, -1), 20, 10,
-                               radius, 30.0, stats_, torch.Generator().manual_seed(0))
+    out, ess = continue_tracks(model, Seed(torch.randn(4, 6, 5), torch.rand(4, 6, 148), pose.expand(2, -1, -1)),
+                               Arena(radius, 30.0, stats_), 20, 10, torch.Generator().manual_seed(0))
     assert ess.shape == (1, 4) and ((1 <= ess) & (ess <= 10)).all()
     assert out.shape == (10, 20, 2, 2, 2)
     distance = out.norm(dim=-1)                                       # [K, H, window, fly]

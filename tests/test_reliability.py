@@ -191,7 +191,7 @@ def test_nan_in_a_loss_names_stage_epoch_step_and_term():
     bad = batch(X_OK, 8)
     with pytest.raises(PipelineError, match=r"train_mnist@cws-0: log_px became nan at epoch 3, step 7"):
         train_step(model, spec, bad, torch.optim.SGD(groups["theta"], lr=0.1),
-                   torch.optim.SGD(groups["phi_z"] + groups["phi_y"], lr=0.1), groups, epoch=3, step=7)
+                   torch.optim.SGD(groups["phi_z"] + groups["phi_y"], lr=0.1), groups, at=(3, 7))
 
 
 def test_an_interrupted_write_leaves_no_file(tmp_path):
@@ -304,3 +304,37 @@ def test_npz_outputs_are_byte_identical_for_identical_content(tmp_path):
     write_npz(tmp_path / "b.npz", **arrays)
     assert (tmp_path / "a.npz").read_bytes() == (tmp_path / "b.npz").read_bytes()
     assert Path(tmp_path / "a.npz").stat().st_size > 0
+
+
+def test_a_run_folder_loads_from_its_folder_alone(tmp_path, monkeypatch):
+    """model.pt carries the model's class and arguments, the method and the settings: a copied run folder
+    loads with no params.yaml; a bare state dict or a class outside pipeline.models is refused in one line."""
+    import torch
+
+    from pipeline import layout, runs, settings
+    from pipeline.experiments import mnist
+    from pipeline.io import write_npz
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    write_npz("data.npz", x_train=rng.random((40, 784), dtype=np.float32), y_train=np.arange(40) % 10,
+              x_valid=rng.random((20, 784), dtype=np.float32), y_valid=np.arange(20) % 10)
+    cfg = dict(epochs=1, lr=0.003, particles=3, alpha=60, batch_size=20, labelled_per_batch=5, hidden=16, z_dim=3,
+               labels=20)
+    this = runs.Run("m1m2", 0, "data.npz", "run", "cpu")
+    trained = runs.train(this, mnist.training(settings.unchecked({"mnist": cfg}), this))
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "run" / layout.MODEL).rename(tmp_path / "elsewhere" / layout.MODEL)
+    model = runs.load_run(tmp_path / "elsewhere")
+    assert model.z_dim == 3 and not model.training
+    described = runs.read_run(tmp_path / "elsewhere")
+    assert described["method"] == "m1m2" and described["settings"]["mnist.alpha"] == 60
+    assert described["model"] == "pipeline.models.m2:M2" and trained["method"] == "m1m2"
+    torch.save(model.state_dict(), tmp_path / "bare.pt")
+    (tmp_path / "bare").mkdir()
+    (tmp_path / "bare.pt").rename(tmp_path / "bare" / layout.MODEL)
+    with pytest.raises(PipelineError, match=r"bare/model.pt: not a run folder's model.pt of this code"):
+        runs.load_run(tmp_path / "bare")
+    foreign = {**torch.load(tmp_path / "elsewhere" / layout.MODEL, weights_only=True), "model": "os:system"}
+    torch.save(foreign, tmp_path / "elsewhere" / layout.MODEL)
+    with pytest.raises(PipelineError, match="is not one of pipeline.models"):
+        runs.load_run(tmp_path / "elsewhere")

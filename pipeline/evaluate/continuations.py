@@ -4,11 +4,29 @@ A model is conditioned on a true seed sequence of both flies, then K continuatio
 step by step: each fly's sampled motion is integrated into its pose, and both flies' vision and
 own state are recomputed from the sampled poses before the next step.  kde.py scores them.
 """
+from typing import NamedTuple
+
 import torch
 
 from pipeline.data.fly_geometry import integrate, model_inputs
 from pipeline.evaluate.particles import resample
 from pipeline.objectives import kish_ess
+
+
+class Seed(NamedTuple):
+    """W windows' true seeds: motion [2W, T0, D] and inputs u [2W, T0, U], each window's two flies in rows
+    2w, 2w + 1 (standardised), and both flies' pose after the seed, pose [W, 2, S]."""
+    motion: torch.Tensor
+    u: torch.Tensor
+    pose: torch.Tensor
+
+
+class Arena(NamedTuple):
+    """The dish: its radius (a number or one per window [W]), frames per second, and the
+    standardisation statistics of motion and own state."""
+    radius: object
+    fps: float
+    stats: dict
 
 
 @torch.no_grad()
@@ -32,18 +50,15 @@ def condition_by_filter(model, batch, K, chunk, generator):
 
 
 @torch.no_grad()
-def continue_tracks(model, seed_motion, seed_u, start_pose, horizon, K, radius, fps, stats, generator,
-                    filter_chunk=0):
-    """K continuations of `horizon` steps after the seeds of W windows, all windows at once.
-
-    seed_motion [2W, T0, D] and seed_u [2W, T0, U]: each window's two flies' standardised seed
-    sequences (rows 2w, 2w + 1); start_pose [W, 2, S]: both flies' pose after the seed; radius: the
-    arena's, a number or one per window [W].  The particles are conditioned on the seed at once and
+def continue_tracks(model, seed, arena, horizon, K, generator, filter_chunk=0):
+    """K continuations of `horizon` steps after the seeds of W windows (a Seed), all windows at once,
+    in their arenas (an Arena).  The particles are conditioned on the seed at once and
     resampled at its end, or, with filter_chunk > 0 and a model with latent variables, by a particle
     filter resampling every filter_chunk steps (condition_by_filter).  Returns positions
     [K, horizon, W, 2, 2] and the effective sample size of the weights at each resampling, [R, 2W]
     (R = 1 for the one-shot conditioning).
     """
+    (seed_motion, seed_u, start_pose), (radius, fps, stats) = seed, arena
     device = seed_motion.device
     W = start_pose.shape[0]
     batch = {"x": seed_motion, "u": seed_u}

@@ -15,7 +15,7 @@ import torch
 from pipeline import PipelineError, runs
 from pipeline.data.fly_geometry import CLASSES, MOTION, N_BINS, STATE, model_inputs
 from pipeline.declarations.flies import METHODS
-from pipeline.evaluate.continuations import continue_tracks
+from pipeline.evaluate.continuations import Arena, Seed, continue_tracks
 from pipeline.evaluate.kde import FIXED_MM, kde_scores, validation_grids, window_totals
 from pipeline.experiments.batches import accuracy_evaluator, batch_maker, bound_evaluator
 from pipeline.models.baselines import BinnedRNN, quantile_edges
@@ -92,7 +92,7 @@ def training(settings, run):
                          evaluate, metrics, settings.snapshot())
 
 
-def continuations(model, data, split, n, cfg, generator, device, filter_chunk=0):
+def continuations(model, data, split, n, cfg, generator, filter_chunk=0):
     """K continuations of the first n windows of a split, seeded by their first seed_steps steps
     (conditioned at once, or by a particle filter resampling every filter_chunk steps):
     positions [n, K, H, 2, 2], the true positions [n, H, 2, 2] and the effective sample size of
@@ -102,12 +102,12 @@ def continuations(model, data, split, n, cfg, generator, device, filter_chunk=0)
     if T0 + H > data[f"{split}_motion"].shape[1]:
         raise PipelineError(f"params.yaml: flies seed_steps + horizon = {T0 + H} exceeds the window of "
                             f"{data[f'{split}_motion'].shape[1]} steps; raise flies window or lower horizon")
-    seed_x = torch.as_tensor(seq["x"][:2 * n, :T0], device=device)            # rows 2i, 2i + 1: window i's flies
-    seed_u = torch.as_tensor(seq["u"][:2 * n, :T0], device=device)
-    start = torch.as_tensor(data[f"{split}_pose"][:n, T0], device=device)
-    radius = torch.as_tensor(data[f"{split}_radius"][:n], device=device)
-    pos, ess = continue_tracks(model, seed_x, seed_u, start, H, K, radius, float(data["fps"]), stats_of(data),
-                               generator, filter_chunk)
+    device = generator.device
+    seed = Seed(torch.as_tensor(seq["x"][:2 * n, :T0], device=device),              # rows 2i, 2i + 1: window i's flies
+                torch.as_tensor(seq["u"][:2 * n, :T0], device=device),
+                torch.as_tensor(data[f"{split}_pose"][:n, T0], device=device))
+    arena = Arena(torch.as_tensor(data[f"{split}_radius"][:n], device=device), float(data["fps"]), stats_of(data))
+    pos, ess = continue_tracks(model, seed, arena, H, K, generator, filter_chunk)
     positions = pos.permute(2, 0, 1, 3, 4).cpu().numpy()                          # [n, K, H, 2, 2]
     ess = ess.mean(0).cpu().numpy().reshape(n, 2)
     truth = data[f"{split}_pose"][:n, T0 + 1:T0 + 1 + H, :, :2]
@@ -129,10 +129,10 @@ def score(settings, run):
     n = min(cfg["score_windows"], len(data["test_pose"]))
     generator = torch.Generator(device=device).manual_seed(seed)
     torch.manual_seed(seed)
-    positions, truth, ess = continuations(model, data, "test", n, cfg, generator, device)
+    positions, truth, ess = continuations(model, data, "test", n, cfg, generator)
     n_valid = min(cfg["score_windows"], len(data["valid_pose"]))
-    valid_positions, valid_truth, _ = continuations(model, data, "valid", n_valid, cfg, generator, device)
-    filtered, _, ess_filter = continuations(model, data, "test", n, cfg, generator, device, cfg["filter_chunk"])
+    valid_positions, valid_truth, _ = continuations(model, data, "valid", n_valid, cfg, generator)
+    filtered, _, ess_filter = continuations(model, data, "test", n, cfg, generator, cfg["filter_chunk"])
     floor = cfg["kde_floor_mm"]
     scores = np.stack([kde_scores(p, t, floor) for p, t in zip(positions, truth)])     # [n, H, 2]
     per_window = scores.sum(1)                                                          # [n, 2]

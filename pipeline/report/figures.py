@@ -9,20 +9,20 @@ from pipeline.report.tables import ACCURACY  # noqa: E402
 from pipeline.stats import t_interval  # noqa: E402
 
 
-def curves_with_bands(curves, registry, x="epoch", y="val_accuracy", ylabel="validation accuracy", title=None,
-                      ax=None, bounds=ACCURACY):
-    """curves: {method: [DataFrame per seed]} -> mean line and 95% band over seeds per method,
+def curves_with_bands(curves, registry, y="val_accuracy", ylabel="validation accuracy", title=None, ax=None,
+                      bounds=ACCURACY):
+    """curves: {method: [DataFrame per seed]} -> mean line and 95% band of `y` by epoch over seeds per method,
     labelled and coloured by the experiment's method registry (methods.py)."""
     if ax is None:
         fig, ax = plt.subplots(figsize=(6, 4))
     for method, frames in curves.items():
-        xs = frames[0][x].to_numpy()
+        xs = frames[0]["epoch"].to_numpy()
         table = np.stack([f[y].to_numpy() for f in frames])
         ci = np.array([t_interval(col, bounds=bounds) for col in table.T])
         colour = registry[method].colour
         ax.plot(xs, ci[:, 0], color=colour, label=f"{registry[method].label} (n={len(frames)})")
         ax.fill_between(xs, ci[:, 1], ci[:, 2], color=colour, alpha=0.2, linewidth=0)
-    ax.set_xlabel(x)
+    ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
     if title:
         ax.set_title(title)

@@ -79,12 +79,12 @@ def claims(frame, rule):
         out.append(verdicts.claim(
             f"CWS+DVRNN gives the true position of fly {fly} the highest KDE density (Table 1)",
             f"CWS {PAPER['cws'][fly - 1]} (best)", f"order ({rule}): {ordering(means)}", comparisons,
-            scale=1.0, unit="", why="orderings compare; raw values do not (other units and data)"))
+            units=verdicts.RAW, why="orderings compare; raw values do not (other units and data)"))
     chain = [verdicts.paired(NAMES[a], NAMES[b], score(a, "shared_both"), score(b, "shared_both"))
              for a, b in zip(MODELS, MODELS[1:])]
     out.append(verdicts.claim("Ranking: CWS+DVRNN, then RWS+DVRNN, then VRNN, then RNN (sec. 4.3)", PAPER_ORDER,
                               f"{ordering(frame.groupby('method').shared_both.mean().to_dict())} (sum over both flies)",
-                              chain, scale=1.0, unit="", why="each neighbouring pair in the paper's order"))
+                              chain, units=verdicts.RAW, why="each neighbouring pair in the paper's order"))
     return out
 
 

@@ -83,7 +83,7 @@ def build(params, summaries, out_html, out_json, out_provenance):
     counts = {v: found.count(v) for v in ("reproduced", "contradicted", "inconclusive", "not comparable") if v in found}
     profile = profile_of(params, [e.name for e in shown])
     setup = {"profile": profile, "seeds": params["seeds"],
-             "sources": {e.name: params[e.name]["source"] if e.paper else _get(params, e.enabled) for e in shown},
+             "sources": {e.name: _get(params, e.data_key) for e in shown if e.data_key},
              **{k: params[k] for e in shown for k in e.top}}
     write_json(out_json, {"verdicts": counts, **headline(summaries)})
     render("index.html.j2", out_html, title="Semi-supervised Sequential Generative Models: reproduction",

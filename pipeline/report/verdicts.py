@@ -114,9 +114,14 @@ def by_seed(frame, method_col, method, value):
     return dict(zip(rows.seed.astype(int), rows[value].astype(float)))
 
 
-def claim(text, paper, ours, comparisons, scale=100.0, unit=" points", why="", note=""):
+POINTS, RAW = (100.0, " points"), (1.0, "")      # a claim's units: (scale, unit) of its differences
+
+
+def claim(text, paper, ours, comparisons, units=POINTS, why="", note=""):
     """A claim entry for the pages and the index: the verdict by the rule, the weakest comparison's
-    difference and interval, and what more seeds could do when it is inconclusive."""
+    difference and interval (in `units`: POINTS for fractions, RAW as they are), and what more seeds
+    could do when it is inconclusive."""
+    scale, unit = units
     verdict = combine(comparisons)
     weakest = closest(comparisons)
     advice = ""

@@ -125,21 +125,26 @@ def test_params_yaml_is_in_dvc_style_so_a_change_is_one_line(tmp_path):
     assert len(before) == len(after) and changed == [("supervision: 0.125", "supervision: 0.25")]
 
 
-def test_a_run_trained_twice_writes_byte_identical_files(tmp_path, monkeypatch):
-    """model.pt, metrics.json and curve.tsv depend on the seed, data and code only."""
-    from pipeline import layout, runs, settings
+def train_tiny_mnist(method, out, epochs=2):
+    """Train one MNIST run on 60 random digits in the current folder; its metrics."""
+    from pipeline import runs, settings
     from pipeline.experiments import mnist
-    from pipeline.runs import Run
     from pipeline.io import write_npz
-    monkeypatch.chdir(tmp_path)
     rng = np.random.default_rng(0)
     write_npz("data.npz", x_train=rng.random((60, 784), dtype=np.float32), y_train=np.arange(60) % 10,
               x_valid=rng.random((20, 784), dtype=np.float32), y_valid=np.arange(20) % 10)
-    cfg = dict(epochs=2, lr=0.003, particles=3, alpha=60, batch_size=20, labelled_per_batch=5, hidden=16, z_dim=3,
-               labels=20)
+    cfg = dict(epochs=epochs, lr=0.003, particles=3, alpha=60, batch_size=20, labelled_per_batch=5, hidden=16,
+               z_dim=3, labels=20)
+    this = runs.Run(method, 0, "data.npz", out, "cpu")
+    return runs.train(this, mnist.training(settings.unchecked({"mnist": cfg}), this))
+
+
+def test_a_run_trained_twice_writes_byte_identical_files(tmp_path, monkeypatch):
+    """model.pt, metrics.json and curve.tsv depend on the seed, data and code only."""
+    from pipeline import layout
+    monkeypatch.chdir(tmp_path)
     for out in ("a", "b"):
-        this = Run("cws", 0, "data.npz", out, "cpu")
-        runs.train(this, mnist.training(settings.unchecked({"mnist": cfg}), this))
+        train_tiny_mnist("cws", out)
     for name in (layout.MODEL, layout.METRICS, layout.CURVE):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     assert not list((tmp_path / "runs" / ".checkpoints").glob("*.pt"))
@@ -311,17 +316,9 @@ def test_a_run_folder_loads_from_its_folder_alone(tmp_path, monkeypatch):
     loads with no params.yaml; a bare state dict or a class outside pipeline.models is refused in one line."""
     import torch
 
-    from pipeline import layout, runs, settings
-    from pipeline.experiments import mnist
-    from pipeline.io import write_npz
+    from pipeline import layout, runs
     monkeypatch.chdir(tmp_path)
-    rng = np.random.default_rng(0)
-    write_npz("data.npz", x_train=rng.random((40, 784), dtype=np.float32), y_train=np.arange(40) % 10,
-              x_valid=rng.random((20, 784), dtype=np.float32), y_valid=np.arange(20) % 10)
-    cfg = dict(epochs=1, lr=0.003, particles=3, alpha=60, batch_size=20, labelled_per_batch=5, hidden=16, z_dim=3,
-               labels=20)
-    this = runs.Run("m1m2", 0, "data.npz", "run", "cpu")
-    trained = runs.train(this, mnist.training(settings.unchecked({"mnist": cfg}), this))
+    trained = train_tiny_mnist("m1m2", "run", epochs=1)
     (tmp_path / "elsewhere").mkdir()
     (tmp_path / "run" / layout.MODEL).rename(tmp_path / "elsewhere" / layout.MODEL)
     model = runs.load_run(tmp_path / "elsewhere")

@@ -1,7 +1,5 @@
 """reports/sweep.html: handwriting accuracy against the supervision rate, collected from finished
 DVC experiments (e.g. `dvc exp run --queue -S 'supervision=0.0625,0.125,0.25'`)."""
-import re
-
 import matplotlib.pyplot as plt
 import pandas as pd
 
@@ -10,32 +8,38 @@ from pipeline.declarations.handwriting import METHODS
 from pipeline.report.pages import embed, render
 from pipeline.report.tables import ACCURACY, fmt_col, summarise
 
-RUN_KEY = re.compile(r"runs/handwriting/main/(?P<method>\w+)-s(?P<seed>\d+)/metrics\.json:(?P<metric>val_top\d+)$")
+SUMMARY = "reports/handwriting_summary.json"     # names the experiment's run folders
 
 
-def collect(rows):
-    """One row per (experiment, method, seed) from dvc.api.exp_show() rows."""
+def collect(rows, read):
+    """One row per (experiment, method, seed) of the main comparison, from dvc.api.exp_show() rows and
+    read(path, rev) -> the JSON at `path` in that experiment (None: the workspace).  The per-run
+    numbers are not DVC metrics (`dvc exp show` keeps to the headline), so they are read from each
+    experiment's own files; an experiment without them (not finished) is left out."""
     out = []
     for row in rows:
         rate = row.get("supervision", row.get("params.yaml:supervision"))
         if rate is None or row.get("State") in ("Queued", "Running", "Failed"):
             continue
-        runs = {}
-        for key, value in row.items():
-            m = RUN_KEY.match(key)
-            if m and value is not None:
-                runs.setdefault((m["method"], int(m["seed"])), {})[m["metric"]] = value
+        rev = None if row.get("rev") == "workspace" else row.get("rev")
+        try:
+            folders = [f for f in read(SUMMARY, rev)["runs"] if "/main/" in f]
+            runs = [read(f"{folder}/metrics.json", rev) for folder in folders]
+        except (FileNotFoundError, KeyError):
+            continue
         name = row.get("Experiment") or row.get("rev")
         out += [{"experiment": name, "supervision": float(rate), "pattern": row.get("supervision_pattern"),
-                 "method": method, "seed": seed, **metrics} for (method, seed), metrics in runs.items()]
+                 "method": r["method"], "seed": r["seed"], "val_top1": r["val_top1"], "val_top10": r["val_top10"]}
+                for r in runs]
     if not out:
         raise PipelineError("no finished experiment with handwriting results; run `dvc exp run --queue -S "
                             "'supervision=0.0625,0.125,0.25'` and `dvc queue start`, then try again")
     return pd.DataFrame(out).drop_duplicates(["supervision", "pattern", "method", "seed"])
 
 
-def build(rows, out_html="reports/sweep.html", png="reports/figures/sweep.png"):
-    frame = collect(rows)
+def build(rows, read, out_html="reports/sweep.html", png="reports/figures/sweep.png"):
+    """The sweep page from exp_show rows and read(path, rev) (collect)."""
+    frame = collect(rows, read)
     frame["key"] = frame.method + "@" + frame.supervision.astype(str)
     table = summarise(frame, "key", ["val_top1", "val_top10"], bounds=ACCURACY)
     table[["method", "supervision"]] = table.key.str.split("@", expand=True)

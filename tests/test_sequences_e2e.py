@@ -2,14 +2,16 @@
 sequences.path, regenerate the graph, `dvc repro report_sequences` (profile smoke, one seed)."""
 import json
 import re
+import sys
 
 import pytest
+import yaml
 
-from pipeline import config, layout
+from pipeline import config, layout, settings
 from pipeline.declarations.sequences import EXPERIMENT, METHODS
 from pipeline.io import read_json
 from pipeline.report import index
-from tests.conftest import dvc, make_repo_copy
+from tests.conftest import dvc, env_with_venv, make_repo_copy, run
 from tests.sequences_data import write_csv
 
 pytestmark = pytest.mark.slow
@@ -22,9 +24,22 @@ def repo(tmp_path_factory):
                           **{"sequences.path": TINY, "sequences.time_column": "time"})
     (path / "data" / "raw").mkdir(parents=True)
     write_csv(path / TINY)
-    result = dvc("repro", "report_sequences", cwd=path)
+    env = {**env_with_venv(), settings.RECORD: str(path.parent / "params_read.jsonl")}
+    result = run([sys.executable, "-m", "dvc", "repro", "report_sequences"], path, env=env)
     (path / "repro.log").write_text(result.stdout + result.stderr)
     return path
+
+
+def test_each_sequences_stage_reads_exactly_the_params_dvc_tracks_for_it(repo):
+    """As tests/test_e2e.py checks for the paper's experiments: keys read + keys interpolated == DVC params."""
+    read = {}
+    for line in (repo.parent / "params_read.jsonl").read_text().splitlines():
+        entry = json.loads(line)
+        read.setdefault(entry["stage"], set()).update(entry["read"])
+    spec = yaml.safe_load((repo / "dvc.yaml").read_text())["stages"]
+    for name in ("prepare_sequences", "train_sequences", "score_sequences", "report_sequences"):
+        interpolated = {k for k in re.findall(r"\$\{([^}]+)\}", spec[name]["cmd"]) if not k.startswith("item.")}
+        assert read[name] | interpolated == set(spec[name]["params"]), name
 
 
 def test_only_the_sequences_stages_run_and_write_every_run_folder(repo):

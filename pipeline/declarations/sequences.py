@@ -41,7 +41,7 @@ EXPERIMENT = Experiment(
                      "sequences.seed_steps", "sequences.horizon"),
            "score": (*WHERE, "sequences.topk", "sequences.eval_particles", "sequences.seed_steps", "sequences.horizon",
                      "sequences.continuations", "sequences.score_windows", "sequences.generations"),
-           "report": ("sequences.supervision", *sized("sequences"))},
+           "report": ("sequences.supervision", "sequences.split_seed", *sized("sequences"))},
     methods=METHODS, scores=("scores.json", "samples.npz"),
     figures=("sequences_curves.png", "sequences_confusion.png", "sequences_continuations.png",
              "sequences_conditioned.png"),

@@ -1,4 +1,4 @@
-"""Can the embedded flies benchmark show the value of labels?  (issue 29, item 1)
+r"""Can the embedded flies benchmark show the value of labels?  (issue 29, item 1)
 
 Measures, on the simulated flies at the active profile (params.yaml), with one CPU thread:
   plateau   a run at a CONSTANT learning rate for many epochs: the validation bound per step
@@ -17,8 +17,13 @@ Measures, on the simulated flies at the active profile (params.yaml), with one C
   table     Table 1 numbers for a set of scored runs: Scott's rule per run, the shared and the
             defensive rule chosen on the runs' validation windows (evaluate.kde.table1_scores),
             and the bounds scored by the same chosen rules;
+  purity    how much of the true behaviour a run's q(y) recovers with its classes mapped (on the
+            training split) to the true class they most often coincide with: RWS's unsupervised y;
+  labels    the true behaviour's class shares and bout lengths, and the annotated test steps'
+            majority-class rate;
   prepare   the prepared npz for a simulator variant (fly_sim constants monkeypatched here only):
-            `default`, `long` (every bout's duration x4, unknown bouts x1/2 so fewer unknown frames).
+            `default`, `long` (charge, tussle, threat and hold bouts x4, lunges as they are,
+            unknown bouts x1/2, so fewer unknown frames).
 
 Numbers in docs/flies_probe.md came from (each command at most one training process, 1 thread):
 
@@ -26,10 +31,13 @@ Numbers in docs/flies_probe.md came from (each command at most one training proc
     $P -m stages.prepare_flies --out data/prepared/flies.npz --raw data/raw
     $B plateau --method cws --epochs 30 --out probe/plateau-cws
     $B plateau --method rws --epochs 30 --out probe/plateau-rws
-    $B run --method oracle --epochs E --out probe/oracle-s0      # likewise rws, cws; --seed 1
+    $B run --method oracle --epochs 30 --out probe/oracle-s0   # likewise rws, cws; --seed 1
     $B bounds --out probe/bounds.npz   # --variant long --data probe/long.npz for the variant
-    $B table --runs probe/oracle-s0 probe/rws-s0 probe/cws-s0 --bounds probe/bounds.npz
-    $B prepare --variant long --out probe/long.npz   # then run/bounds/table with --data probe/long.npz
+    $B table --runs probe/oracle-s0 probe/rws-s0 probe/cws-s0 probe/oracle-s1 probe/rws-s1 \
+        --bounds probe/bounds.npz --pair oracle-s0,rws-s0 oracle-s1,rws-s1 cws-s0,rws-s0
+    $B purity --run probe/rws-s0; $B labels
+    $B prepare --variant long --out probe/long.npz   # then run/table with --data probe/long.npz and
+    $B bounds --variant long --data probe/long.npz --out probe/long-bounds.npz
 """
 import argparse
 import contextlib
@@ -217,7 +225,8 @@ def cmd_bounds(a):
     t_sim = time.perf_counter() - began
     rng = np.random.default_rng(0)
     arrays = {"truth": truth, "radius": data["test_radius"][:n], "simulator": sim,
-              "cv": cv_continuations(data, cfg, n, K, False, rng), "cv_rw": cv_continuations(data, cfg, n, K, True, rng)}
+              "cv": cv_continuations(data, cfg, n, K, False, rng),
+              "cv_rw": cv_continuations(data, cfg, n, K, True, rng)}
     np.savez(a.out, **{k: np.asarray(v, np.float32) for k, v in arrays.items()})
     print(f"bounds written to {a.out} ({n} windows x {K} continuations; simulator replay {t_sim:.0f} s)")
 
@@ -268,8 +277,8 @@ def cmd_table(a):
             "defensive_fly2", "def_window_sd_fly1", "annotated_top1", "all_frames_top1", "val_bound_per_step"]
     print("| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
     for r in rows:
-        print("| " + " | ".join(f"{r[c]:.4g}" if isinstance(r.get(c), float) else str(r.get(c, "")) for c in cols) + " |")
-    names = [r["run"] for r in rows]
+        cells = (f"{r[c]:.4g}" if isinstance(r.get(c), float) else str(r.get(c, "")) for c in cols)
+        print("| " + " | ".join(cells) + " |")
     if a.pair:
         for x, y in (p.split(",") for p in a.pair):
             dx = next(r for r in rows if r["run"] == x)["_per_window"]
@@ -278,7 +287,6 @@ def cmd_table(a):
             se = diff.std(0, ddof=1) / np.sqrt(len(diff))
             print(f"{x} - {y} (defensive, paired over {len(diff)} windows): fly1 {diff[:, 0].mean():+.1f} "
                   f"± {1.96 * se[0]:.1f}, fly2 {diff[:, 1].mean():+.1f} ± {1.96 * se[1]:.1f}")
-    del names
 
 
 def cmd_labels(a):

@@ -31,6 +31,8 @@ def _kill(group, sig):
 def main(argv=None):
     command = (argv if argv is not None else sys.argv[1:])
     parent = os.getppid()
+    for sig in (signal.SIGINT, signal.SIGTERM):                     # a worker ignores Ctrl-C; the command must not
+        signal.signal(sig, signal.SIG_DFL)
     child = subprocess.Popen(command, start_new_session=True)       # its pgid is its pid
     stopping = []
 

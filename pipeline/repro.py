@@ -17,6 +17,7 @@ import contextlib
 import logging
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -95,11 +96,16 @@ def cluster_client(args, root):
                           f"(`dask scheduler`, then `dask worker ADDRESS` in this workspace on each machine) "
                           f"or leave out --scheduler to run on this machine") from None
     else:
-        cluster = (slurm_cluster(args, root) if args.slurm else
-                   LocalCluster(n_workers=args.workers or cores(), threads_per_worker=1, processes=True,
-                                memory_limit=0, dashboard_address=":0", silence_logs=logging.CRITICAL))
+        interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN)      # the workers start with Ctrl-C ignored
+        try:
+            cluster = (slurm_cluster(args, root) if args.slurm else
+                       LocalCluster(n_workers=args.workers or cores(), threads_per_worker=1, processes=True,
+                                    memory_limit=0, dashboard_address=":0", silence_logs=logging.CRITICAL))
+        finally:
+            signal.signal(signal.SIGINT, interrupt)
         client = Client(cluster)
     try:
+        scheduler.prepare(client)
         yield client
     finally:
         with contextlib.suppress(Exception):

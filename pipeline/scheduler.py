@@ -12,9 +12,13 @@ where training resumes from its checkpoint.  A stage whose `dvc repro` fails is 
 error is printed once, its dependents never start, the other stages finish.
 """
 import os
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
+
+from distributed.diagnostics.plugin import WorkerPlugin
 
 LOG_DIR = Path(".dvc") / "tmp" / "repro-logs"      # one log per stage: every attempt's DVC and stage output
 TOPIC = "cws-stage"                                  # the Dask event topic of stage starts
@@ -123,7 +127,7 @@ def run_stage(stage, root, *upstream):
     log.parent.mkdir(parents=True, exist_ok=True)
     for _ in range(BUSY_TRIES):
         with open(log, "a") as f:
-            f.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} on {worker.address}\n")
+            f.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} on {worker.address}\n")
             f.flush()
             offset = f.tell()
             code = subprocess.run(command, cwd=root, env=env, stdout=f, stderr=subprocess.STDOUT,
@@ -142,13 +146,28 @@ def run_stage(stage, root, *upstream):
 
 # -- the run: on the client --------------------------------------------------------------------
 
-def submit(client, root, names, upstream, gpu=False):
-    """One future per stage, in DVC's order, each depending on its upstream stages' futures; a line
-    is printed as each starts (the workers' events)."""
+class KeepCtrlCOffWorkers(WorkerPlugin):
+    """Ctrl-C reaches every process of the terminal's group: a worker leaves it to the client,
+    which stops the cluster, and to the guards, which pass it on to their stages."""
+    name = "cws-keep-ctrl-c-off-workers"
+
+    def setup(self, worker):
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def prepare(client):
+    """Ship this module to the workers with the tasks (they need not import it) and set them up."""
     import cloudpickle
 
     from pipeline import scheduler
-    cloudpickle.register_pickle_by_value(scheduler)       # workers need not import this module
+    cloudpickle.register_pickle_by_value(scheduler)
+    client.register_plugin(KeepCtrlCOffWorkers())
+
+
+def submit(client, root, names, upstream, gpu=False):
+    """One future per stage, upstream first, each depending on its upstream stages' futures; a line
+    is printed as each starts (the workers' events)."""
     width = max(map(len, names), default=0)
     client.subscribe_topic(TOPIC, lambda event: print(
         f"{'start':<10} {event[1]['stage']:<{width}}  on {event[1]['worker']} (pid {event[1]['pid']})", flush=True))

@@ -103,7 +103,7 @@ def test_ctrl_c_and_a_killed_worker_lose_nothing(tmp_path):
     """Ctrl-C mid-training stops everything with no output written; the rerun resumes, its worker is
     killed mid-training, the stage resumes again on another worker, and the run's bytes equal an
     uninterrupted run's."""
-    repo = make_repo_copy(tmp_path, profile="smoke", seeds=[0], **{"mnist.epochs": 12})
+    repo = make_repo_copy(tmp_path, profile="smoke", seeds=[0], **{"mnist.epochs": 30})
     stage, out, log = "train_mnist@cws-0", repo / "runs" / "mnist" / "cws-s0", repo / scheduler.LOG_DIR / "train_mnist@cws-0.log"
     checkpoints = repo / "runs" / ".checkpoints"
     first = Repro(repo, stage, "--workers", "2")

@@ -11,6 +11,7 @@ group with it (the guard), and Dask gives the task to another worker (up to its 
 where training resumes from its checkpoint.  A stage whose `dvc repro` fails is not retried: its
 error is printed once, its dependents never start, the other stages finish.
 """
+import contextlib
 import os
 import signal
 import sys
@@ -59,7 +60,7 @@ def plan(root, targets=()):
     from dvc.repo import Repo
     from dvc.repo.reproduce import collect_stages, get_active_graph
 
-    with Repo(str(root)) as repo:
+    with contextlib.chdir(root), Repo(".") as repo:              # DVC reads targets relative to the cwd
         graph = get_active_graph(repo.index.graph)          # edges: stage -> the stages it depends on
         order = [s.name for s in collect_stages(repo, ["dvc.yaml"])]     # names: as dvc.lock and `-s` want them
         rank = {name: i for i, name in enumerate(order)}

@@ -138,7 +138,7 @@ def _processes():
 
 @pytest.mark.slow
 def test_a_failing_stage_stops_its_dependents_only(tmp_path):
-    """prepare_flies fails (flyvsfly files missing): one error line naming it; its nine dependents
+    """prepare_flies fails (flyvsfly files missing): one error line naming it; its ten dependents
     never start; the MNIST stages finish; a rerun runs only what is missing."""
     empty = tmp_path / "no-flies"
     empty.mkdir()
@@ -150,13 +150,13 @@ def test_a_failing_stage_stops_its_dependents_only(tmp_path):
     errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
     assert len(errors) == 1 and errors[0].startswith("error: stage 'prepare_flies' failed (exit"), result.stderr
     assert str(empty) in errors[0] or "flyvsfly" in errors[0]
-    assert "summary: 3 run, 0 restored from cache, 0 up to date, 1 failed, 9 not started" in result.stdout
+    assert "summary: 3 run, 0 restored from cache, 0 up to date, 1 failed, 10 not started" in result.stdout
     assert (repo / "runs" / "mnist" / "cws-s0" / "model.pt").exists()
     assert not (repo / "runs" / "flies").exists()
     names, _, _ = scheduler.plan(repo, targets)
-    assert names[0] == "prepare_flies" and len(names) == 10 and not any("mnist" in n for n in names)
+    assert names[0] == "prepare_flies" and len(names) == 11 and not any("mnist" in n for n in names)
     rerun = run([sys.executable, "-m", "pipeline.repro", *targets, "--workers", "2"], repo, check=False)
-    assert rerun.returncode == 1 and "summary: 0 run, 0 restored from cache, 0 up to date, 1 failed, 9 not started" \
+    assert rerun.returncode == 1 and "summary: 0 run, 0 restored from cache, 0 up to date, 1 failed, 10 not started" \
         in rerun.stdout
 
 

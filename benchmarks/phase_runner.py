@@ -1,6 +1,7 @@
-"""`dvc repro` on several workers at once: what `make repro` runs.
+"""The phase runner `make repro` ran before the Dask scheduler (pipeline/scheduler.py), kept so that
+benchmarks/scheduler.py can time both on the same stages.
 
-    python -m pipeline.repro [--jobs N]        # N: the machine's cores by default
+    python -m benchmarks.phase_runner [--jobs N]        # N: the machine's cores by default
 
 DVC runs a pipeline's stages one after another.  Here the stages that do not depend on each other
 run side by side, in phases: the check and the data preparation; every training stage; every
@@ -14,6 +15,7 @@ import argparse
 import os
 import subprocess
 import sys
+import time
 
 PHASES = (("check_params", "prepare_"), ("train_",), ("score_",), ("select_",), ("report_",))
 LAST = ("report_index",)          # reads the other pages' summaries: left to the final plain `dvc repro`
@@ -44,19 +46,29 @@ def plan(names, jobs):
     return phases
 
 
-def run_phase(workers, single=True):
+def run_phase(workers, single=True, record=None):
     """One `dvc repro` per worker, side by side; exit at the first phase that fails.  single: each
     worker runs only its own stages (-s), whose upstream stages an earlier phase has run; a
-    worker that walked upstream would lock their outputs and collide with the others."""
+    worker that walked upstream would lock their outputs and collide with the others.  record: a
+    list that gets (start, end, stages) of each process (epoch seconds)."""
+    started = time.time()
     procs = [subprocess.Popen([sys.executable, "-m", "dvc", "--wait-for-lock", "repro", *(["-s"] if single else []),
-                               *names]) for names in workers]
-    codes = [p.wait() for p in procs]
+                               *names], stdout=subprocess.DEVNULL if record is not None else None) for names in workers]
+    ended = {}
+    while len(ended) < len(procs):
+        for i, p in enumerate(procs):
+            if i not in ended and p.poll() is not None:
+                ended[i] = time.time()
+        time.sleep(0.02)
+    if record is not None:
+        record.extend((started, ended[i], names) for i, names in enumerate(workers))
+    codes = [p.returncode for p in procs]
     if any(codes):
         sys.exit(f"error: a `dvc repro` worker failed (exit codes {codes}); see its messages above. "
                  f"Fix the cause and run `make repro` again: finished stages are kept")
 
 
-def main(argv=None):
+def main(argv=None, record=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="workers (default: the cores)")
     args = parser.parse_args(argv)
@@ -66,11 +78,11 @@ def main(argv=None):
         print("Data and pipelines are up to date.")
         return
     first, *parallel = plan(stage_names(), max(1, args.jobs))
-    run_phase(first, single=False)        # the check and the data, with their own upstream
+    run_phase(first, single=False, record=record)        # the check and the data, with their own upstream
     for workers in parallel:
         if workers:
-            run_phase(workers)
-    run_phase([[]], single=False)         # plain `dvc repro`: the rest, in order
+            run_phase(workers, record=record)
+    run_phase([[]], single=False, record=record)         # plain `dvc repro`: the rest, in order
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from pipeline import scheduler
+from pipeline.io import write_json
 
 
 class Refused(Exception):
@@ -90,7 +91,7 @@ def cluster_client(args, root):
     cluster = None
     if args.scheduler:
         try:
-            client = Client(args.scheduler, timeout="10s")
+            client = Client(args.scheduler, timeout="5s")
         except (OSError, TimeoutError) as err:
             raise Refused(f"no Dask scheduler answers at {args.scheduler} ({err}); start one there "
                           f"(`dask scheduler`, then `dask worker ADDRESS` in this workspace on each machine) "
@@ -117,10 +118,14 @@ def cluster_client(args, root):
 
 def describe(client, args):
     """One line: where the stages run, and the dashboard's address when the scheduler serves one."""
-    info = client.scheduler_info()
     kind = "SLURM jobs" if args.slurm else (args.scheduler or "a local cluster")
-    board = client.dashboard_link if "dashboard" in info.get("services", {}) else "not served (pip install bokeh)"
-    return f"dask: {len(info.get('workers', {}))} workers on {kind}; dashboard: {board}"
+    board = client.dashboard_link if "dashboard" in client.scheduler_info().get("services", {}) else "not served (pip install bokeh)"
+    return f"dask: {workers(client)} workers on {kind}; dashboard: {board}"
+
+
+def workers(client):
+    """How many workers the cluster has now."""
+    return len(client.nthreads())
 
 
 def has_gpus(client):
@@ -146,9 +151,10 @@ def main(argv=None):
             gpu = has_gpus(client) if args.scheduler else args.slurm and args.gpus_per_worker > 0
             futures = scheduler.submit(client, root, names, upstream, gpu)
             try:
-                counts, failures = scheduler.follow(futures)
+                counts, failures, records = scheduler.follow(futures)
             finally:
                 scheduler.order_lock(root, before, order)
+            write_json(root / scheduler.LOG_DIR / "schedule.json", {"workers": workers(client), "records": records})
     except Refused as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

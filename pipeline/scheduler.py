@@ -108,14 +108,15 @@ def order_lock(root, before, order):
 
 def run_stage(stage, root, *upstream):
     """Run `dvc --wait-for-lock repro -s stage` in the workspace `root` (a Dask task; `upstream`
-    are the results of the stages it needs, unused).  Returns {stage, outcome, seconds, worker};
-    raises StageFailed when DVC exits non-zero."""
+    are the results of the stages it needs).  Returns {stage, outcome, seconds, worker, start, end
+    (epoch seconds), in_dvc (seconds inside DVC's process), upstream}; raises StageFailed when DVC
+    exits non-zero."""
     import subprocess
     from distributed import get_worker
 
     worker = get_worker()
     worker.log_event(TOPIC, {"stage": stage, "worker": worker.address, "pid": os.getpid()})
-    start = time.monotonic()
+    start, in_dvc = time.time(), 0.0
     root = Path(root)
     log = root / LOG_DIR / f"{stage}.log"
     if not (root / "dvc.yaml").is_file():
@@ -130,9 +131,10 @@ def run_stage(stage, root, *upstream):
         with open(log, "a") as f:
             f.write(f"\n--- {time.strftime('%Y-%m-%d %H:%M:%S')} on {worker.address}\n")
             f.flush()
-            offset = f.tell()
+            offset, began = f.tell(), time.time()
             code = subprocess.run(command, cwd=root, env=env, stdout=f, stderr=subprocess.STDOUT,
                                   stdin=subprocess.DEVNULL).returncode
+            in_dvc += time.time() - began
         with open(log) as f:
             f.seek(offset)
             text = f.read()
@@ -142,7 +144,9 @@ def run_stage(stage, root, *upstream):
     if code != 0:
         raise StageFailed(stage, code, error_line(text), str(log.relative_to(root)))
     outcome = next((name for mark, name in OUTCOMES if mark in text), "ran")
-    return {"stage": stage, "outcome": outcome, "seconds": time.monotonic() - start, "worker": worker.address}
+    end = time.time()
+    return {"stage": stage, "outcome": outcome, "seconds": end - start, "worker": worker.address, "start": start,
+            "end": end, "in_dvc": in_dvc, "upstream": [u["stage"] for u in upstream]}
 
 
 # -- the run: on the client --------------------------------------------------------------------
@@ -166,17 +170,28 @@ def prepare(client):
     client.register_plugin(KeepCtrlCOffWorkers())
 
 
+def depths(names, upstream):
+    """Each stage's longest chain of stages that wait on it, itself included.  Dask starts the
+    deepest ready stage first, so the long chains (flies: train, score, bandwidth, page, index)
+    do not leave one worker alone at the end."""
+    depth = dict.fromkeys(names, 1)
+    for name in reversed(names):                              # names: upstream first
+        for u in upstream[name]:
+            depth[u] = max(depth[u], depth[name] + 1)
+    return depth
+
+
 def submit(client, root, names, upstream, gpu=False):
-    """One future per stage, upstream first, each depending on its upstream stages' futures; a line
-    is printed as each starts (the workers' events)."""
+    """One future per stage, upstream first, each depending on its upstream stages' futures, the
+    deepest first; a line is printed as each starts (the workers' events)."""
     width = max(map(len, names), default=0)
     client.subscribe_topic(TOPIC, lambda event: print(
         f"{'start':<10} {event[1]['stage']:<{width}}  on {event[1]['worker']} (pid {event[1]['pid']})", flush=True))
-    futures = {}
+    futures, depth = {}, depths(names, upstream)
     for name in names:
         extra = {"resources": {"GPU": 1}} if gpu and name.startswith(GPU_STAGES) else {}
         futures[name] = client.submit(run_stage, name, str(root), *[futures[u] for u in upstream[name]],
-                                      key=f"stage-{name}", pure=False, **extra)
+                                      key=f"stage-{name}", pure=False, priority=depth[name], **extra)
     return futures
 
 
@@ -189,16 +204,18 @@ def origin(exc):
 
 def follow(futures):
     """Print a line as each stage ends; return the counts of {ran, restored, up to date, failed, not
-    started} and the failures, each printed once to stderr with its stage's name."""
+    started}, the failures (each printed once to stderr with its stage's name) and the finished
+    stages' records (run_stage's)."""
     from distributed import as_completed
 
     width = max(map(len, futures), default=0)
     counts = dict.fromkeys(("ran", "restored", "up to date", "failed", "not started"), 0)
-    failures = []
+    failures, records = [], []
     for future in as_completed(futures.values()):
         name = future.key[len("stage-"):]
         if future.status == "finished":
             done = future.result()
+            records.append(done)
             counts[done["outcome"]] += 1
             print(f"{done['outcome']:<10} {name:<{width}}  {done['seconds']:.1f} s on {done['worker']}", flush=True)
             continue
@@ -211,7 +228,7 @@ def follow(futures):
         failures.append(exc)
         print(f"error: {exc}" if getattr(exc, "stage", None) else
               f"error: stage '{name}' failed: {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
-    return counts, failures
+    return counts, failures, records
 
 
 def summary(counts, seconds):

@@ -34,7 +34,7 @@ def repo(tmp_path_factory):
     path = make_repo_copy(tmp_path_factory.mktemp("e2e"), profile="smoke", seeds=[0],
                           **{"handwriting.rates": [0.5], "handwriting.normalised_ssws": True,
                              "mnist.cws_k50": True})
-    result = run([sys.executable, "-m", "pipeline.repro", "--jobs", "2"], path)     # what `make repro` runs
+    result = run([sys.executable, "-m", "pipeline.repro", "--workers", "2"], path)  # what `make repro` runs
     (path / "repro.log").write_text(result.stdout + result.stderr)
     run(["git", "add", "-A"], path)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "results"], path)

@@ -180,21 +180,24 @@ def test_an_unreachable_scheduler_or_no_sbatch_is_one_line_before_any_stage(tmp_
 def test_training_and_scoring_ask_for_a_gpu_only_where_workers_have_one():
     class Client:
         def __init__(self):
-            self.asked = {}
+            self.asked, self.priority = {}, {}
 
         def submit(self, fn, name, *args, **kwargs):
             self.asked[name] = kwargs.get("resources")
+            self.priority[name] = kwargs["priority"]
             return name
 
         def subscribe_topic(self, *args):
             pass
 
     names = ["check_params", "prepare_mnist", "train_mnist@cws-0", "score_mnist@cws-0", "report_mnist"]
-    upstream = dict.fromkeys(names, [])
+    upstream = {n: names[i - 1:i] for i, n in enumerate(names)}
     for gpu, expected in ((True, {"GPU": 1}), (False, None)):
         client = Client()
         scheduler.submit(client, "/repo", names, upstream, gpu)
         assert client.asked == {n: expected if n.startswith(("train_", "score_")) else None for n in names}
+    assert client.priority == {"check_params": 5, "prepare_mnist": 4, "train_mnist@cws-0": 3,
+                               "score_mnist@cws-0": 2, "report_mnist": 1}      # the longest chain first
 
 
 def test_dvc_lock_is_put_in_plain_dvc_repro_order(tmp_path):

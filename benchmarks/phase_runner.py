@@ -52,8 +52,9 @@ def run_phase(workers, single=True, record=None):
     worker that walked upstream would lock their outputs and collide with the others.  record: a
     list that gets (start, end, stages) of each process (epoch seconds)."""
     started = time.time()
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL} if record is not None else {}
     procs = [subprocess.Popen([sys.executable, "-m", "dvc", "--wait-for-lock", "repro", *(["-s"] if single else []),
-                               *names], stdout=subprocess.DEVNULL if record is not None else None) for names in workers]
+                               *names], **quiet) for names in workers]
     ended = {}
     while len(ended) < len(procs):
         for i, p in enumerate(procs):

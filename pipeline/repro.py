@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+from dvc.exceptions import DvcException
+
 from pipeline import scheduler
 from pipeline.io import write_json
 
@@ -118,9 +120,10 @@ def cluster_client(args, root):
 
 def describe(client, args):
     """One line: where the stages run, and the dashboard's address when the scheduler serves one."""
-    kind = "SLURM jobs" if args.slurm else (args.scheduler or "a local cluster")
-    board = client.dashboard_link if "dashboard" in client.scheduler_info().get("services", {}) else "not served (pip install bokeh)"
-    return f"dask: {workers(client)} workers on {kind}; dashboard: {board}"
+    where = (f"{args.workers or 1} worker jobs submitted to SLURM (`squeue --me` shows them)" if args.slurm else
+             f"{workers(client)} workers " + (f"at {args.scheduler}" if args.scheduler else "on a local cluster"))
+    served = "dashboard" in client.scheduler_info().get("services", {})
+    return f"dask: {where}; dashboard: {client.dashboard_link if served else 'not served (pip install bokeh)'}"
 
 
 def workers(client):
@@ -133,40 +136,45 @@ def has_gpus(client):
     return any(w.get("resources", {}).get("GPU") for w in client.scheduler_info().get("workers", {}).values())
 
 
-def main(argv=None):
-    args = parse(argv)
-    # DVC runs each stage's `python` from PATH: make it this interpreter, venv activated or not
-    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
-    root = Path.cwd()
-    names, upstream, order = scheduler.plan(root, args.targets)
-    if not names:
-        print("Data and pipelines are up to date.")
-        return 0
+def run(args, root, names, upstream, order):
+    """Run the planned stages on the cluster the arguments ask for; the exit status."""
     before = scheduler.lock_order(root)
     start = time.monotonic()
-    try:
-        with cluster_client(args, root) as client:
-            print(describe(client, args), flush=True)
-            print(f"stages to run: {len(names)}", flush=True)
-            gpu = has_gpus(client) if args.scheduler else args.slurm and args.gpus_per_worker > 0
-            futures = scheduler.submit(client, root, names, upstream, gpu)
-            try:
-                counts, failures, records = scheduler.follow(futures)
-            finally:
-                scheduler.order_lock(root, before, order)
-            write_json(root / scheduler.LOG_DIR / "schedule.json", {"workers": workers(client), "records": records})
-    except Refused as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: the workers and their stages are stopped; finished stages are kept, and "
-              "`make repro` continues from there", file=sys.stderr)
-        return 130
+    with cluster_client(args, root) as client:
+        print(describe(client, args), flush=True)
+        print(f"stages to run: {len(names)}", flush=True)
+        gpu = has_gpus(client) if args.scheduler else args.slurm and args.gpus_per_worker > 0
+        futures = scheduler.submit(client, root, names, upstream, gpu)
+        try:
+            counts, failures, records = scheduler.follow(futures)
+        finally:
+            scheduler.order_lock(root, before, order)
+        write_json(root / scheduler.LOG_DIR / "schedule.json", {"workers": workers(client), "records": records})
     print(scheduler.summary(counts, time.monotonic() - start))
     if failures:
         print("Fix the failing stage and run `make repro` again: finished stages are kept")
         return 1
     return 0
+
+
+def main(argv=None):
+    args = parse(argv)
+    # DVC runs each stage's `python` from PATH: make it this interpreter, venv activated or not
+    os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
+    root = Path.cwd()
+    try:
+        names, upstream, order = scheduler.plan(root, args.targets)
+        if not names:
+            print("Data and pipelines are up to date.")
+            return 0
+        return run(args, root, names, upstream, order)
+    except (Refused, DvcException) as err:
+        print(f"error: {'dvc: ' if isinstance(err, DvcException) else ''}{err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: the workers and their stages are stopped; finished stages are kept, and "
+              "`make repro` continues from there", file=sys.stderr)
+        return 130
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -60,9 +60,9 @@ def plan(root, targets=()):
     from dvc.repo import Repo
     from dvc.repo.reproduce import collect_stages, get_active_graph
 
-    with contextlib.chdir(root), Repo(".") as repo:              # DVC reads targets relative to the cwd
+    with contextlib.chdir(root), Repo(".", _wait_for_lock=True) as repo:     # DVC reads targets from the cwd
         graph = get_active_graph(repo.index.graph)          # edges: stage -> the stages it depends on
-        order = [s.name for s in collect_stages(repo, ["dvc.yaml"])]     # names: as dvc.lock and `-s` want them
+        order = [s.name for s in collect_stages(repo, ["dvc.yaml"])]      # names, as dvc.lock and `-s` take them
         rank = {name: i for i, name in enumerate(order)}
         chosen = collect_stages(repo, list(targets)) if targets else list(graph)
         scope = set(chosen).union(*(nx.descendants(graph, s) for s in chosen))
@@ -135,7 +135,7 @@ def run_stage(stage, root, *upstream):
             code = subprocess.run(command, cwd=root, env=env, stdout=f, stderr=subprocess.STDOUT,
                                   stdin=subprocess.DEVNULL).returncode
             in_dvc += time.time() - began
-        with open(log) as f:
+        with open(log, errors="replace") as f:
             f.seek(offset)
             text = f.read()
         if code == 0 or BUSY not in text:

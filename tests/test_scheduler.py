@@ -298,7 +298,7 @@ def test_slurm_workers_run_the_stages_and_give_the_same_bytes(slurm, plain, tmp_
     job = Repro(repo, FLIES, "--slurm", "--partition", "debug", "--workers", "2", "--cpus-per-worker", "1",
                 "--memory", "2GB", "--walltime", "00:20:00", env=slurm)
     assert job.finish(240) == 0, job.text
-    assert re.search(r"dask: \d+ workers on SLURM jobs", job.text)
+    assert "dask: 2 worker jobs submitted to SLURM" in job.text
     assert "summary: 12 run, 0 restored from cache, 0 up to date, 0 failed, 0 not started" in job.text
     assert len(list((repo / ".dvc" / "tmp" / "slurm-logs").glob("*.err"))) >= 1      # the workers' job logs
     assert digests(repo) == plain

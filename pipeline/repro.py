@@ -136,15 +136,16 @@ def has_gpus(client):
     return any(w.get("resources", {}).get("GPU") for w in client.scheduler_info().get("workers", {}).values())
 
 
-def run(args, root, names, upstream, order):
-    """Run the planned stages on the cluster the arguments ask for; the exit status."""
+def run(args, root, plan):
+    """Run the planned stages (scheduler.plan's) on the cluster the arguments ask for; the exit status."""
+    names, _, order, _ = plan
     before = scheduler.lock_order(root)
     start = time.monotonic()
     with cluster_client(args, root) as client:
         print(describe(client, args), flush=True)
         print(f"stages to run: {len(names)}", flush=True)
         gpu = has_gpus(client) if args.scheduler else args.slurm and args.gpus_per_worker > 0
-        futures = scheduler.submit(client, root, names, upstream, gpu)
+        futures = scheduler.submit(client, root, plan, gpu)
         try:
             counts, failures, records = scheduler.follow(futures)
         finally:
@@ -163,11 +164,11 @@ def main(argv=None):
     os.environ["PATH"] = os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")
     root = Path.cwd()
     try:
-        names, upstream, order = scheduler.plan(root, args.targets)
-        if not names:
+        plan = scheduler.plan(root, args.targets)
+        if not plan[0]:
             print("Data and pipelines are up to date.")
             return 0
-        return run(args, root, names, upstream, order)
+        return run(args, root, plan)
     except (Refused, DvcException) as err:
         print(f"error: {'dvc: ' if isinstance(err, DvcException) else ''}{err}", file=sys.stderr)
         return 2

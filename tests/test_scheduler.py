@@ -96,6 +96,11 @@ def test_the_local_cluster_gives_the_bytes_of_plain_dvc_repro(plain, tmp_path):
     assert digests(repo) == plain
     again = run([sys.executable, "-m", "pipeline.repro", FLIES], repo)
     assert again.stdout.strip() == "Data and pipelines are up to date."
+    (repo / "pipeline" / "note.py").write_text('"""A new module: only check_params depends on the whole folder."""\n')
+    edited = run([sys.executable, "-m", "pipeline.repro", FLIES, "--workers", "2"], repo)
+    assert "summary: 1 run, 0 restored from cache, 11 up to date" in edited.stdout     # 10 without asking DVC
+    assert len(re.findall(r"^start ", edited.stdout, re.M)) == 2                        # check_params, prepare_flies
+    assert {k: v for k, v in digests(repo).items() if k != "dvc.lock"} == {k: v for k, v in plain.items() if k != "dvc.lock"}
 
 
 @pytest.mark.slow
@@ -153,7 +158,7 @@ def test_a_failing_stage_stops_its_dependents_only(tmp_path):
     assert "summary: 3 run, 0 restored from cache, 0 up to date, 1 failed, 10 not started" in result.stdout
     assert (repo / "runs" / "mnist" / "cws-s0" / "model.pt").exists()
     assert not (repo / "runs" / "flies").exists()
-    names, _, _ = scheduler.plan(repo, targets)
+    names = scheduler.plan(repo, targets)[0]
     assert names[0] == "prepare_flies" and len(names) == 11 and not any("mnist" in n for n in names)
     rerun = run([sys.executable, "-m", "pipeline.repro", *targets, "--workers", "2"], repo, check=False)
     assert rerun.returncode == 1 and "summary: 0 run, 0 restored from cache, 0 up to date, 1 failed, 10 not started" \
@@ -162,7 +167,7 @@ def test_a_failing_stage_stops_its_dependents_only(tmp_path):
 
 def test_an_unreachable_scheduler_or_no_sbatch_is_one_line_before_any_stage(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(scheduler, "plan", lambda root, targets: (["check_params"], {"check_params": []}, []))
+    monkeypatch.setattr(scheduler, "plan", lambda root, targets: (["check_params"], {"check_params": []}, [], set()))
     monkeypatch.setattr(scheduler, "submit", lambda *a: pytest.fail("a stage was submitted"))
     with socket.socket() as s:                                # a port nobody listens on
         s.bind(("127.0.0.1", 0))
@@ -194,7 +199,7 @@ def test_training_and_scoring_ask_for_a_gpu_only_where_workers_have_one():
     upstream = {n: names[i - 1:i] for i, n in enumerate(names)}
     for gpu, expected in ((True, {"GPU": 1}), (False, None)):
         client = Client()
-        scheduler.submit(client, "/repo", names, upstream, gpu)
+        scheduler.submit(client, "/repo", (names, upstream, names, set()), gpu)
         assert client.asked == {n: expected if n.startswith(("train_", "score_")) else None for n in names}
     assert client.priority == {"check_params": 5, "prepare_mnist": 4, "train_mnist@cws-0": 3,
                                "score_mnist@cws-0": 2, "report_mnist": 1}      # the longest chain first

@@ -20,6 +20,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -29,11 +30,15 @@ from pipeline import scheduler
 from pipeline.io import write_json
 
 
+REFILL = 30.0          # seconds between checks that every SLURM worker job is still there
+
+
 class Refused(Exception):
     """A cluster that cannot be had: the message says what is wrong and what to do."""
 
 
 def cores():
+    """The cores this process may run on."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
@@ -86,6 +91,13 @@ def slurm_cluster(args, root):
     return cluster
 
 
+def keep_jobs(cluster, jobs, stop):
+    """Submit again the worker jobs SLURM ended (a walltime reached, a preemption), every REFILL
+    seconds until `stop` is set: Dask keeps the jobs it was asked for only when asked again."""
+    while not stop.wait(REFILL):
+        cluster.scale(jobs=jobs)
+
+
 @contextlib.contextmanager
 def cluster_client(args, root):
     """A distributed.Client on the cluster the arguments ask for; closed (workers stopped) on exit."""
@@ -107,10 +119,14 @@ def cluster_client(args, root):
         finally:
             signal.signal(signal.SIGINT, interrupt)
         client = Client(cluster)
+    stop = threading.Event()
+    if args.slurm:
+        threading.Thread(target=keep_jobs, args=(cluster, args.workers or 1, stop), daemon=True).start()
     try:
         scheduler.prepare(client)
         yield client
     finally:
+        stop.set()
         with contextlib.suppress(Exception):
             client.close()
         if cluster is not None:

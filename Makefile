@@ -1,5 +1,5 @@
 # Two commands do all set-up on a fresh machine:
-#   make repro   create .venv if missing, install, run the whole pipeline (dvc repro, one worker per core)
+#   make repro   create .venv if missing, install, run the whole pipeline (every stage a Dask task, a worker per core)
 #   make test    same set-up, run the test suite
 PYTHON ?= python3
 VENV := .venv

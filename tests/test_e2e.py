@@ -42,7 +42,7 @@ def repo(tmp_path_factory):
                           **{"handwriting.rates": [0.5], "handwriting.normalised_ssws": True,
                              "mnist.cws_k50": True})
     env = {**env_with_venv(), settings.RECORD: str(path.parent / READ)}       # each stage appends the keys it read
-    result = run([sys.executable, "-m", "pipeline.repro", "--jobs", "2"], path, env=env)     # what `make repro` runs
+    result = run([sys.executable, "-m", "pipeline.repro", "--workers", "2"], path, env=env)  # what `make repro` runs
     (path / "repro.log").write_text(result.stdout + result.stderr)
     run(["git", "add", "-A"], path)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "results"], path)

@@ -139,8 +139,9 @@ def test_reports_depend_on_explicit_run_files_never_on_a_folder():
     assert expected <= set(report["deps"])
 
 
-def test_make_repro_deals_each_phase_to_the_workers_and_leaves_the_index_last():
-    from pipeline import repro
+def test_the_old_phase_runner_deals_each_phase_to_the_workers_and_leaves_the_index_last():
+    """benchmarks/phase_runner.py, what `make repro` ran before Dask: benchmarks/scheduler.py's baseline."""
+    from benchmarks import phase_runner as repro
     names = ["check_params", "prepare_mnist", "train_mnist@cws-0", "train_mnist@cws-1", "train_flies@rnn-0",
              "score_mnist@cws-0", "score_mnist@cws-1", "select_bandwidth_flies", "report_mnist", "report_flies",
              "report_handwriting", "report_index"]

@@ -98,9 +98,9 @@ def test_the_check_stage_without_torch_says_to_activate_the_environment(tmp_path
 
 
 def test_repro_puts_its_own_interpreter_first_on_path(monkeypatch):
-    from pipeline import repro
+    from pipeline import repro, scheduler
     monkeypatch.setenv("PATH", "/usr/bin:/bin")
-    monkeypatch.setattr(repro, "up_to_date", lambda: True)
+    monkeypatch.setattr(scheduler, "plan", lambda root, targets: ([], {}, [], set()))    # up to date
     repro.main([])
     assert os.environ["PATH"].split(os.pathsep)[0] == os.path.dirname(sys.executable)
 

@@ -32,6 +32,12 @@ def digests(repo):
     return {str(p.relative_to(repo)): hashlib.md5(p.read_bytes()).hexdigest() for p in files}
 
 
+def _interruptible():
+    """In the child: Ctrl-C as a terminal's foreground job gets it.  A shell's background job (`make
+    test &`, nohup) starts with SIGINT ignored, and an ignored signal is inherited through exec."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Repro:
     """`python -m pipeline.repro ARGS` in its own session (as a terminal would run it), its output
     gathered line by line."""
@@ -40,7 +46,7 @@ class Repro:
         self.repo, self.lines = repo, []
         self.proc = subprocess.Popen([sys.executable, "-m", "pipeline.repro", *args], cwd=repo,
                                      env=env or env_with_venv(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     text=True, start_new_session=True)
+                                     text=True, start_new_session=True, preexec_fn=_interruptible)
         self.reader = threading.Thread(target=lambda: self.lines.extend(self.proc.stdout), daemon=True)
         self.reader.start()
 

@@ -39,7 +39,8 @@ def ran(output):
 def repo(tmp_path_factory):
     """The whole pipeline at smoke, committed (dvc.lock included) like a user's finished run."""
     path = make_repo_copy(tmp_path_factory.mktemp("e2e"), profile="smoke", seeds=[0],
-                          **{"handwriting.rates": [0.5], "handwriting.normalised_ssws": True,
+                          **{"handwriting.rates": [0.5], "handwriting.variable_supervision": True,
+                             "handwriting.normalised_ssws": True,
                              "mnist.cws_k50": True})
     env = {**env_with_venv(), settings.RECORD: str(path.parent / READ)}       # each stage appends the keys it read
     result = run([sys.executable, "-m", "pipeline.repro", "--workers", "2"], path, env=env)  # what `make repro` runs

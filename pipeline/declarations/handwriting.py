@@ -97,7 +97,7 @@ EXPERIMENT = Experiment(
                      "handwriting.lr_decay", "handwriting.grad_clip", "handwriting.batch_size",
                      "handwriting.eval_particles"),
            "score": (*WHERE, "handwriting.pen_context", "handwriting.eval_particles", "handwriting.generations"),
-           "report": ("supervision", "supervision_pattern", *sized("handwriting"))},
+           "report": ("supervision", "supervision_pattern", "handwriting.label_dropout", *sized("handwriting"))},
     methods=METHODS, groups=GROUPS,
     scores=("scores.json", "generation.npz"),
     figures=("handwriting_fig3_left.png", "handwriting_fig3_right.png", "handwriting_fig4.png",

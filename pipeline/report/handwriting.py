@@ -215,8 +215,9 @@ def claims(frame, half, summaries, main_pattern, supervision):
     if len(ssws_on) and {"cws", "ssws"} <= set(ssws_on.method):
         at = Judge(ssws_on, judge.half if ssws_on is main else half.iloc[:0])
         out.append(verdicts.claim(
-            "When supervision varies between sequences (here: each fully labelled or not at all, the extreme case "
-            "sec. 3.3.2 names), CWS beats SSWS as written, eq. 14", "no number given",
+            "When supervision varies between sequences (" + ("here each fully labelled or not at all, the extreme case "
+            "sec. 3.3.2 names" if main_pattern == "sequences" else "rates drawn per sequence") +
+            "), CWS beats SSWS as written, eq. 14", "no number given",
             f"top-10: CWS {_pct(by.loc['cws'])}, SSWS {_pct(by.loc['ssws'])}" if ssws_on is main else
             f"variable pattern, top-10: CWS {_mean(ssws_on, 'cws', 'val_top10'):.1f}%, "
             f"SSWS {_mean(ssws_on, 'ssws', 'val_top10'):.1f}%",

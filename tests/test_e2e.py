@@ -64,8 +64,13 @@ def test_every_page_is_written_with_figures_and_claims(repo):
 
 
 def test_every_run_wrote_metrics_a_curve_scores_and_its_times(repo):
-    folders = [f for f in (repo / "runs").glob("**/*-s[0-9]") if f.is_dir()]
-    assert len(folders) == 7 + 4 + 2 * 1 + 3 + 1 + 4          # one seed: mnist, main, rates, variable, ceiling, flies
+    every = [f for f in (repo / "runs").glob("**/*-s[0-9]") if f.is_dir()]
+    half = [f for f in every if f.parent.name == "half"]       # the plateau check's runs: trained, not scored
+    folders = [f for f in every if f not in half]
+    assert len(folders) == 7 + 5 + 1 + 2 * 1 + 3 + 1 + 4      # one seed: mnist, main, scattered, rates, variable, ceiling, flies
+    assert sorted(f.name for f in half) == sorted(f"{m}-s0" for m in ("cws", "ssws", "reinforce", "baseline"))
+    for folder in half:
+        assert json.loads((folder / layout.METRICS).read_text())["seed"] == 0
     for folder in folders:
         experiment = folder.relative_to(repo / "runs").parts[0]
         scores, arrays = registry.EXPERIMENTS[experiment].scores

@@ -10,7 +10,10 @@ METHODS = {
     "rws": Method("RWS+DVRNN", "tab:purple", "rws", uses_labels=False),
     "vrnn": Method("VRNN", "tab:red", "iwae", uses_labels=False),
     "rnn": Method("RNN", "tab:brown", "iwae", uses_labels=False, particles=1),
+    # the positive control: CWS's model and objective given every frame's true behaviour (simulated data)
+    "oracle": Method("Oracle DVRNN (every true label)", "tab:olive", "cws"),
 }
+TABLE1 = ("cws", "rws", "vrnn", "rnn")      # the paper's Table 1 models; the oracle is the control beside them
 
 
 def stages(exp, params):
@@ -41,7 +44,7 @@ EXPERIMENT = Experiment(
                        "flies.window", "flies.stride", "flies.train_windows", "flies.test_windows",
                        "flies.valid_windows", "flies.sim_frames", "flies.store_vision"),
            "train": (*WHERE, "flies.rws_classes", "flies.hidden", "flies.z_cws", "flies.z_rws", "flies.z_vrnn",
-                     "flies.mixture", "flies.rnn_bins", "flies.epochs", "flies.particles", "flies.lr",
+                     "flies.mixture", "flies.rnn_bins", "flies.steps", "flies.particles", "flies.lr",
                      "flies.lr_decay", "flies.grad_clip", "flies.batch_size", "flies.eval_particles"),
            "score": (*WHERE, "flies.score_windows", "flies.seed_steps", "flies.horizon", "flies.continuations",
                      "flies.kde_floor_mm", "flies.filter_chunk"),

@@ -26,7 +26,9 @@ a bout usually outlasts the 100-step horizon.  Why: on the old durations even a 
 true label (the oracle) did not predict better than unsupervised RWS (oracle - RWS -1 / +3 nats,
 window noise +-20), so Table 1's question could not be asked of these data; on `long` the oracle
 led in 4 of 4 seed x fly probe pairs (+6 to +19 nats).  simulate(fork_at=) lets the scale's upper
-bound (evaluate.bounds) continue a movie from its true hidden state.
+bound (evaluate.bounds) continue a movie from its true hidden state.  With holds 4x longer a pair
+pressed to the wall could overlap (the wall pulled back what the push apart gave), so the push and
+the wall now alternate until both hold (SEPARATE).
 """
 import math
 
@@ -55,6 +57,7 @@ NOISE_V = np.array([0.0, 2.0, 12.0, 0.4, 0.5, 1.0])     # mm/s
 NOISE_W = np.array([0.0, 0.5, 5.0, 0.3, 0.3, 0.8])      # rad/s
 ANNOTATE = np.array([0.8, 0.5, 0.7, 0.6, 0.6, 0.08])    # chance that an expert labelled a bout
 MIN_GAP = 1.1                                          # mm between centres: bodies cannot overlap
+SEPARATE = 40       # most rounds of pushing apart and back inside the wall (a pair pressed to the wall overlapped)
 
 
 def _categorical(weights, rng):
@@ -197,12 +200,15 @@ def simulate(n_movies, n_frames, rng, radius=RADIUS, fps=30.0, burn_in=60, fork_
         c, s = np.cos(heading), np.sin(heading)
         pos = pos + np.stack([vf * c - vl * s, vf * s + vl * c], -1) / fps
         heading = wrap(heading + omega / fps)
-        gap = pos[:, 1] - pos[:, 0]
-        dist = np.maximum(np.hypot(gap[:, 0], gap[:, 1]), 1e-9)[:, None]
-        push = np.maximum(MIN_GAP - dist, 0) / 2 * gap / dist
-        pos = pos + np.stack([-push, push], axis=1)
-        r = np.maximum(np.hypot(pos[..., 0], pos[..., 1]), 1e-9)
-        pos = pos * np.minimum(1, limit / r)[..., None]
+        for _ in range(SEPARATE):             # apart, then inside the wall, which can press them together again
+            gap = pos[:, 1] - pos[:, 0]
+            dist = np.maximum(np.hypot(gap[:, 0], gap[:, 1]), 1e-9)[:, None]
+            if dist.min() >= MIN_GAP - 1e-9:
+                break
+            push = np.maximum(MIN_GAP - dist, 0) / 2 * gap / dist
+            pos = pos + np.stack([-push, push], axis=1)
+            r = np.maximum(np.hypot(pos[..., 0], pos[..., 1]), 1e-9)
+            pos = pos * np.minimum(1, limit / r)[..., None]
 
         goal = np.where(threat[..., None], wing_goal, rest_wing)
         goal = np.where((lunge & (age <= 1))[..., None], 0.35, goal)

@@ -19,12 +19,15 @@ TABLE1 = ("cws", "rws", "vrnn", "rnn")      # the paper's Table 1 models; the or
 def stages(exp, params):
     runs_, folders = matrix_runs(exp, params, "val_bound_per_step")
     scores, arrays = exp.scores
+    data = layout.prepared(exp.name)
+    bounds = Stage("bounds_flies", "stages.bounds_flies", {"data": data, "out": layout.FLY_BOUNDS}, deps=[data],
+                   params=exp.params_of("bounds"), outs=[layout.FLY_BOUNDS])
     select = Stage("select_bandwidth_flies", "stages.select_bandwidth_flies",
-                   {"runs": folders, "floor": "${flies.kde_floor_mm}", "out": layout.SHARED_BANDWIDTH,
-                    "steps": layout.TABLE1_STEPS},
-                   deps=[f"{f}/{name}" for f in folders for name in (scores, arrays)],
+                   {"runs": folders, "floor": "${flies.kde_floor_mm}", "bounds": layout.FLY_BOUNDS,
+                    "out": layout.SHARED_BANDWIDTH, "steps": layout.TABLE1_STEPS},
+                   deps=[*(f"{f}/{name}" for f in folders for name in (scores, arrays)), layout.FLY_BOUNDS],
                    params=exp.params_of("select_bandwidth"), outs=[layout.TABLE1_STEPS, layout.SHARED_BANDWIDTH])
-    return [prepare_stage(exp), *runs_, select,
+    return [prepare_stage(exp), *runs_, bounds, select,
             report_stage(exp, folders, {"bandwidth": layout.SHARED_BANDWIDTH, "steps": layout.TABLE1_STEPS})]
 
 
@@ -48,6 +51,9 @@ EXPERIMENT = Experiment(
                      "flies.lr_decay", "flies.grad_clip", "flies.batch_size", "flies.eval_particles"),
            "score": (*WHERE, "flies.score_windows", "flies.seed_steps", "flies.horizon", "flies.continuations",
                      "flies.kde_floor_mm", "flies.filter_chunk"),
+           "bounds": ("flies.source", "flies.data_seed", "flies.arena_radius", "flies.fps", "flies.window",
+                      "flies.stride", "flies.sim_frames", "flies.test_windows", "flies.score_windows",
+                      "flies.seed_steps", "flies.horizon", "flies.continuations"),
            "select_bandwidth": ("flies.kde_floor_mm",),
            "report": ("flies.source", "flies.filter_chunk", *sized("flies"))},
     methods=METHODS, scores=("kde.json", "continuations.npz"),

@@ -1,4 +1,5 @@
-"""The Fly-vs-Fly report page: Table 1 (ours beside the paper's), Fig. 5b tracks, Fig. 6 KDEs.
+"""The Fly-vs-Fly report page: Table 1 (ours beside the paper's) with its scale (the bounds) and the
+positive control that says whether these data can reward labels at all, Fig. 5b tracks, Fig. 6 KDEs.
 Reads the run and score files of the runs it is given; loads no model."""
 from pathlib import Path
 
@@ -6,7 +7,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from pipeline import stats
-from pipeline.declarations.flies import EXPERIMENT, METHODS
+from pipeline.data.fly_geometry import CLASSES
+from pipeline.declarations.flies import EXPERIMENT, METHODS, TABLE1
 from pipeline.evaluate.kde import FIXED_MM
 from pipeline.io import read_json, write_json
 from pipeline.report import verdicts
@@ -15,7 +17,7 @@ from pipeline.report.tables import ACCURACY, fmt_col, summarise
 from pipeline.run_folder import read_arrays, read_runs
 from pipeline.sized import profile_of
 
-MODELS = tuple(METHODS)
+MODELS = TABLE1                 # Table 1's models; the oracle is the control beside them
 NAMES = {k: m.label for k, m in METHODS.items()}
 PAPER = {"cws": (-780.1, -851.5), "rws": (-901.8, -853.9), "vrnn": (-962.0, -879.8), "rnn": (-931.0, -921.2)}
 PAPER_ORDER = "CWS+DVRNN > RWS+DVRNN > VRNN > RNN"
@@ -86,6 +88,37 @@ def claims(frame, rule):
                               f"{ordering(frame.groupby('method').shared_both.mean().to_dict())} (sum over both flies)",
                               chain, units=verdicts.RAW, why="each neighbouring pair in the paper's order"))
     return out
+
+
+def positive_control(frame):
+    """Does this benchmark reward labels at all?  The oracle (every true label) against RWS (none), per fly,
+    under the verdicts' rule: a claim entry that is not one of the paper's."""
+    score = lambda m, col: verdicts.by_seed(frame, "method", m, col)  # noqa: E731
+    comparisons = [verdicts.paired(NAMES["oracle"], NAMES["rws"], score("oracle", f"defensive_fly{fly}"),
+                                   score("rws", f"defensive_fly{fly}")) for fly in (1, 2)]
+    ours = "; ".join(f"fly {fly}: {c.text()}" for fly, c in zip((1, 2), comparisons))
+    entry = verdicts.claim("Positive control (ours, issue 29): the DVRNN given every true label predicts both flies "
+                           "better than RWS's, which has none", "(not in the paper)", ours, comparisons, units=verdicts.RAW,
+                           why="if even every true label does not help, Table 1 cannot show the value of labels")
+    entry["paper_claim"] = False
+    return entry
+
+
+def bound_rows(bounds, radius, horizon):
+    """Rows beside Table 1: the scale's bounds under the chosen rules, and a uniform guess over the dish."""
+    names = {"upper": "upper bound: the simulator's own continuations from its true state",
+             "lower": "lower bound: constant-velocity random walk from the seed's last motion"}
+    rows = [{"model": names[k], "fly1": f"{b['defensive_fly1']:.1f}", "fly2": f"{b['defensive_fly2']:.1f}",
+             "shared1": f"{b['kde_fly1']:.1f}", "shared2": f"{b['kde_fly2']:.1f}"} for k, b in bounds.items()]
+    uniform = f"{horizon * uniform_floor(radius).mean():.1f}"
+    return rows + [{"model": "a uniform guess over the dish", "fly1": uniform, "fly2": uniform, "shared1": uniform,
+                    "shared2": uniform}]
+
+
+def majority(labels):
+    """(class name, share) of the most frequent class among annotated steps (labels >= 0)."""
+    counts = np.bincount(labels[labels >= 0].ravel(), minlength=len(CLASSES))
+    return CLASSES[int(counts.argmax())], float(counts.max() / max(counts.sum(), 1))
 
 
 def uniform_floor(radius):
@@ -244,13 +277,16 @@ def build(params, run_dirs, bandwidth_json, steps_npz, data_path, out):
     for h in FIXED_MM:
         for fly in ("fly1", "fly2"):
             frame[f"fixed_{h}_{fly}"] = [k[str(h)][fly] for k in frame.kde_fixed]
+    everything, frame = frame, frame[frame.method.isin(MODELS)]
     seeds = sorted(frame.seed.unique().tolist())
     with np.load(data_path) as data:
-        fps = float(data["fps"])
-    summary = summarise(frame, "method", ["defensive_fly1", "defensive_fly2", "shared_fly1", "shared_fly2"])
+        fps, simulated = float(data["fps"]), "train_true_labels" in data
+        top_class, top_share = majority(data["test_labels"])
+    summary = summarise(everything, "method", ["defensive_fly1", "defensive_fly2", "shared_fly1", "shared_fly2"])
     table = [{"model": NAMES[r.method], "n": r.n, "fly1": fmt_col(r, "defensive_fly1"), "fly2": fmt_col(r, "defensive_fly2"),
               "shared1": fmt_col(r, "shared_fly1"), "shared2": fmt_col(r, "shared_fly2"),
-              "paper1": PAPER[r.method][0], "paper2": PAPER[r.method][1]} for _, r in summary.iterrows()]
+              "paper1": PAPER.get(r.method, ("",))[0], "paper2": PAPER.get(r.method, ("", ""))[1]}
+             for _, r in summary.iterrows()]
     rules, stable = rules_table(frame)
     cws = frame[frame.method == "cws"]
     accuracy = {k: summarise(cws, "method", [k], bounds=ACCURACY).iloc[0]
@@ -258,7 +294,12 @@ def build(params, run_dirs, bandwidth_json, steps_npz, data_path, out):
     accuracy = {k: fmt_col(v, k, 100) for k, v in accuracy.items()}
     rule = f"defensive, {shared['defensive_bandwidth_mm']:g} mm, eps {shared['defensive_eps']:g}"
     found = claims(frame, rule)
-    floor = uniform_floor(read_arrays(EXPERIMENT, frame.folder.iloc[0])["radius"])
+    control = positive_control(everything) if simulated and "oracle" in set(everything.method) else None
+    if control:
+        found = [*verdicts.unless_testable(found, control), control]
+    radius = read_arrays(EXPERIMENT, frame.folder.iloc[0])["radius"]
+    bounds = bound_rows(shared.get("bounds", {}), radius, int(frame.horizon.iloc[0]))
+    floor = uniform_floor(radius)
     spread = variance_rows(frame, steps, floor)
     narrower = narrowing(spread)
     per_seed = seed_rows(frame, steps, floor)
@@ -275,6 +316,7 @@ def build(params, run_dirs, bandwidth_json, steps_npz, data_path, out):
                               "bandwidth_mm": shared["bandwidth_mm"], "defensive_bandwidth_mm": shared["defensive_bandwidth_mm"],
                               "defensive_eps": shared["defensive_eps"], "ordering_stable": stable,
                               "cws_minus_rws_sd_narrowing": {f"fly{k}": v for k, v in narrower.items()},
+                              "bounds": shared.get("bounds", {}), "majority_class": {"class": top_class, "share": top_share},
                               "claims": found, "runs": list(map(str, run_dirs))})
     row = frame.iloc[0]
     render("flies.html.j2", out.html, title="Fly-vs-Fly: continuations scored by KDE (paper Table 1, Fig. 5b, 6)",
@@ -284,6 +326,8 @@ def build(params, run_dirs, bandwidth_json, steps_npz, data_path, out):
            epsilons=next(iter(shared["valid_defensive_totals"].values())).keys(), spread=spread, narrower=narrower, per_seed=per_seed,
            fig_seeds=seeds_fig, seed_window=seed_window,
            diagnostics=diagnostics(frame, fps), claims=found, accuracy=accuracy, fig_tracks=tracks,
+           bounds=bounds, control=control, simulated=simulated, majority=(top_class, f"{100 * top_share:.1f}"),
+           steps_budget=cfg["steps"],
            fig_kde=kdes, cfg=cfg, windows=int(row.windows), valid_windows=int(row.valid_windows),
            horizon=int(row.horizon), continuations=int(row.continuations), profile=profile_of(params, ["flies"]), seeds=seeds)
     return found

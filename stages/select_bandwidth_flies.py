@@ -17,6 +17,7 @@ def main():
     parser.add_argument("--runs", nargs="+", required=True, help="scored fly run folders")
     parser.add_argument("--floor", type=float, required=True, help="smallest bandwidth (mm)")
     parser.add_argument("--bounds", required=True, help="the bounds' continuations (npz)")
+    parser.add_argument("--half", nargs="*", default=[], help="the plateau check's scored run folders (half the steps)")
     parser.add_argument("--out", required=True, help="the scores under the chosen rules to write (JSON)")
     parser.add_argument("--steps", required=True, help="each rule's per-step test scores to write (npz)")
     a = parser.parse_args()
@@ -29,7 +30,10 @@ def main():
     rules = (numbers["bandwidth_mm"], numbers["defensive_bandwidth_mm"], numbers["defensive_eps"])
     with np.load(a.bounds) as f:
         b = dict(f)
-    numbers["bounds"] = {}
+    numbers["bounds"], numbers["half"] = {}, {}
+    for folder in a.half:                       # scored by the rules chosen on the full runs; they choose nothing
+        arrays = read_arrays(EXPERIMENT, folder)
+        numbers["half"][folder], _ = scored_by_rules(arrays["positions"], arrays["truth"], arrays["radius"], rules, a.floor)
     for name in ("upper", "lower"):
         if name in b:
             numbers["bounds"][name], steps[f"bound_{name}"] = scored_by_rules(b[name], b["truth"], b["radius"], rules, a.floor)

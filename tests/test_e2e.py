@@ -64,7 +64,7 @@ def test_every_page_is_written_with_figures_and_claims(repo):
 
 def test_every_run_wrote_metrics_a_curve_scores_and_its_times(repo):
     folders = [f for f in (repo / "runs").glob("**/*-s[0-9]") if f.is_dir()]
-    assert len(folders) == 7 + 4 + 2 * 1 + 3 + 1 + 4          # one seed: mnist, main, rates, variable, ceiling, flies
+    assert len(folders) == 7 + 4 + 2 * 1 + 3 + 1 + 5          # one seed: mnist, main, rates, variable, ceiling, flies (with the oracle)
     for folder in folders:
         experiment = folder.relative_to(repo / "runs").parts[0]
         scores, arrays = registry.EXPERIMENTS[experiment].scores
@@ -134,8 +134,8 @@ STATUS_CASES = [   # stage kind: a key its stages read (DVC names them) and one 
     ("train_flies@cws-0", "flies.lr", "flies.horizon"),
     ("score_flies@cws-0", "flies.horizon", "flies.lr"),
     ("select_bandwidth_flies", "flies.kde_floor_mm", "flies.horizon"),
-    ("report_mnist", "mnist.epochs", "flies.epochs"),    # the page names mnist's profile, not the flies'
-    ("report_index", "flies.epochs", "mnist.alpha"),
+    ("report_mnist", "mnist.epochs", "flies.steps"),    # the page names mnist's profile, not the flies'
+    ("report_index", "flies.steps", "mnist.alpha"),
 ]
 
 

@@ -188,3 +188,12 @@ def test_a_decisive_verdict_waits_while_the_gap_is_closing():
     entry = verdicts.claim("A beats B", "", "", [waiting])
     assert entry["verdict"] == "inconclusive"
     assert "not converged" in entry["why"] and "2.5 points per epoch" in entry["why"] and "epochs" in entry["why"]
+
+
+def test_a_claim_whose_positive_control_fails_is_not_testable():
+    ahead = verdicts.claim("A beats B", "", "", [verdicts.paired("A", "B", *pair([0.02, 0.03, 0.04]))])
+    control = verdicts.claim("Oracle beats B", "", "", [verdicts.paired("Oracle", "B", *pair([0.05, -0.04, 0.02]))])
+    assert verdicts.unless_testable([ahead], {**control, "verdict": "reproduced"}) == [ahead]
+    [entry] = verdicts.unless_testable([ahead], control)
+    assert entry["verdict"] == verdicts.NOT_TESTABLE != "inconclusive"
+    assert "positive control" in entry["why"] and "the rule alone: reproduced" in entry["why"]

@@ -104,7 +104,7 @@ def training(settings, run):
     evaluate = (lambda m: {**bound(m), **accuracy(m)}) if labelled else bound
 
     def metrics(model, history):
-        out = {"method": method, "seed": run.seed, "steps": epochs * per_epoch,
+        out = {"method": method, "seed": run.seed, "steps": (len(history) - 1) * per_epoch,
                **{k: v for k, v in history[-1].items() if k.startswith(("val", "test"))}}
         if labelled and "true_labels" in test:
             truth = accuracy_evaluator({"x": test["x"], "u": test["u"], "labels": test["true_labels"]}, device,

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 
 from pipeline import stats
 from pipeline.data.fly_geometry import CLASSES
@@ -14,7 +15,7 @@ from pipeline.io import read_json, write_json
 from pipeline.report import verdicts
 from pipeline.report.pages import embed, render
 from pipeline.report.tables import ACCURACY, fmt_col, summarise
-from pipeline.run_folder import read_arrays, read_runs
+from pipeline.run_folder import read_arrays, read_runs, read_trained
 from pipeline.sized import profile_of
 
 MODELS = TABLE1                 # Table 1's models; the oracle is the control beside them
@@ -69,33 +70,39 @@ def rules_table(frame):
     return rows, stable
 
 
-def claims(frame, rule):
-    """Table 1's claims under the defensive rule chosen on validation, each decided by the rule of verdicts.py."""
+def claims(frame, rule, half):
+    """Table 1's claims under the defensive rule chosen on validation, each decided by the rule of verdicts.py,
+    with its plateau check from the first seed's runs at half the steps (`half`: their rows, scored by the same
+    rules; empty: no check)."""
     frame = frame.assign(shared_both=frame.defensive_fly1 + frame.defensive_fly2)
-    score = lambda m, col: verdicts.by_seed(frame, "method", m, col)  # noqa: E731
+    half = half.assign(shared_both=half.defensive_fly1 + half.defensive_fly2) if len(half) else half
+    score = lambda f, m, col: verdicts.by_seed(f, "method", m, col) if len(f) else {}  # noqa: E731
+    judge = lambda a, b, col: verdicts.paired_plateau(NAMES[a], NAMES[b], score(frame, a, col), score(frame, b, col),  # noqa: E731
+                                                      score(half, a, col), score(half, b, col))
     out = []
     for fly in (1, 2):
         col = f"defensive_fly{fly}"
         means = frame.groupby("method")[col].mean().to_dict()
-        comparisons = [verdicts.paired("CWS+DVRNN", NAMES[m], score("cws", col), score(m, col)) for m in MODELS[1:]]
         out.append(verdicts.claim(
             f"CWS+DVRNN gives the true position of fly {fly} the highest KDE density (Table 1)",
-            f"CWS {PAPER['cws'][fly - 1]} (best)", f"order ({rule}): {ordering(means)}", comparisons,
+            f"CWS {PAPER['cws'][fly - 1]} (best)", f"order ({rule}): {ordering(means)}",
+            [judge("cws", m, col) for m in MODELS[1:]],
             units=verdicts.RAW, why="orderings compare; raw values do not (other units and data)"))
-    chain = [verdicts.paired(NAMES[a], NAMES[b], score(a, "shared_both"), score(b, "shared_both"))
-             for a, b in zip(MODELS, MODELS[1:])]
+    chain = [judge(a, b, "shared_both") for a, b in zip(MODELS, MODELS[1:])]
     out.append(verdicts.claim("Ranking: CWS+DVRNN, then RWS+DVRNN, then VRNN, then RNN (sec. 4.3)", PAPER_ORDER,
                               f"{ordering(frame.groupby('method').shared_both.mean().to_dict())} (sum over both flies)",
                               chain, units=verdicts.RAW, why="each neighbouring pair in the paper's order"))
     return out
 
 
-def positive_control(frame):
+def positive_control(frame, half):
     """Does this benchmark reward labels at all?  The oracle (every true label) against RWS (none), per fly,
-    under the verdicts' rule: a claim entry that is not one of the paper's."""
-    score = lambda m, col: verdicts.by_seed(frame, "method", m, col)  # noqa: E731
-    comparisons = [verdicts.paired(NAMES["oracle"], NAMES["rws"], score("oracle", f"defensive_fly{fly}"),
-                                   score("rws", f"defensive_fly{fly}")) for fly in (1, 2)]
+    under the verdicts' rule with its plateau check (`half`: the runs at half the steps): a claim entry that
+    is not one of the paper's."""
+    score = lambda f, m, col: verdicts.by_seed(f, "method", m, col) if len(f) else {}  # noqa: E731
+    comparisons = [verdicts.paired_plateau(NAMES["oracle"], NAMES["rws"], *(score(f, m, f"defensive_fly{fly}")
+                                                                         for f in (frame, half) for m in ("oracle", "rws")))
+                   for fly in (1, 2)]
     ours = "; ".join(f"fly {fly}: {c.text()}" for fly, c in zip((1, 2), comparisons))
     entry = verdicts.claim("Positive control (ours, issue 29): the DVRNN given every true label predicts both flies "
                            "better than RWS's, which has none", "(not in the paper)", ours, comparisons, units=verdicts.RAW,
@@ -262,12 +269,20 @@ def fig6(folders, bandwidth, window=0):
     return fig
 
 
-def build(params, run_dirs, bandwidth_json, steps_npz, data_path, out):
-    """The page, its figures and its summary JSON (out: pages.Outputs) from the run folders; params: the
+def half_runs(shared, plateau):
+    """Rows (method, seed, defensive_fly1/2) of the plateau check's runs, scored by the chosen rules."""
+    rows = [{**read_trained([f]).iloc[0].to_dict(), **shared["half"][str(f)]} for f in plateau]
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["method", "seed", "defensive_fly1", "defensive_fly2"])
+
+
+def build(params, run_dirs, bandwidth_json, steps_npz, data_path, out, plateau=()):
+    """The page, its figures and its summary JSON (out: pages.Outputs) from the run folders and the plateau
+    check's (`plateau`: the first seed at half the steps, scored by select_bandwidth_flies); params: the
     stage's Settings."""
     cfg = params["flies"]
     frame, _ = read_runs(EXPERIMENT, run_dirs)
     shared = read_json(bandwidth_json)
+    half = half_runs(shared, plateau)
     for fly in ("fly1", "fly2"):
         frame[f"shared_{fly}"] = [shared["runs"][f][f"kde_{fly}"] for f in frame.folder]
         frame[f"defensive_{fly}"] = [shared["runs"][f][f"defensive_{fly}"] for f in frame.folder]
@@ -293,8 +308,8 @@ def build(params, run_dirs, bandwidth_json, steps_npz, data_path, out):
                 for k in ("test_annotated_top1", "test_all_frames_top1") if k in cws}
     accuracy = {k: fmt_col(v, k, 100) for k, v in accuracy.items()}
     rule = f"defensive, {shared['defensive_bandwidth_mm']:g} mm, eps {shared['defensive_eps']:g}"
-    found = claims(frame, rule)
-    control = positive_control(everything) if simulated and "oracle" in set(everything.method) else None
+    found = claims(frame, rule, half[half.method.isin(MODELS)] if len(half) else half)
+    control = positive_control(everything, half) if simulated and "oracle" in set(everything.method) else None
     if control:
         found = [*verdicts.unless_testable(found, control), control]
     radius = read_arrays(EXPERIMENT, frame.folder.iloc[0])["radius"]
@@ -317,7 +332,7 @@ def build(params, run_dirs, bandwidth_json, steps_npz, data_path, out):
                               "defensive_eps": shared["defensive_eps"], "ordering_stable": stable,
                               "cws_minus_rws_sd_narrowing": {f"fly{k}": v for k, v in narrower.items()},
                               "bounds": shared.get("bounds", {}), "majority_class": {"class": top_class, "share": top_share},
-                              "claims": found, "runs": list(map(str, run_dirs))})
+                              "claims": found, "runs": list(map(str, run_dirs)), "plateau": list(map(str, plateau))})
     row = frame.iloc[0]
     render("flies.html.j2", out.html, title="Fly-vs-Fly: continuations scored by KDE (paper Table 1, Fig. 5b, 6)",
            table=table, rules=rules, stable=stable, models=[NAMES[m] for m in MODELS], model_keys=MODELS,

@@ -70,6 +70,11 @@ def test_the_steps_budget_is_what_the_run_takes(small, tmp_path, monkeypatch):
         result = runs.train(runs.Run("rws", 0, str(path), str(tmp_path / f"run{budget}"), "cpu"), training)
         assert len(taken) == budget and result["steps"] == budget
         assert rates == [i / budget for i in range(budget)], "the cosine decay runs over the whole budget"
+    taken.clear()
+    params["flies"]["steps"] = 4                  # the plateau check's run: half the steps (one evaluation a step here)
+    training, _ = batches_of(path, params, "rws", tmp_path / "half")
+    result = runs.train(runs.Run("rws", 0, str(path), str(tmp_path / "half-run"), "cpu", budget=0.5), training)
+    assert len(taken) == 2 and result["steps"] == 2
 
 
 def straight_track(T, H, motion=(6.0, 0.5, 0.3, 0.0, 0.0)):

@@ -1,7 +1,9 @@
 """Fly-vs-Fly (paper sec. 4.3, Table 1, Fig. 5 and 6): the DVRNN by CWS and RWS against a VRNN and a
-discretised RNN, on two flies' tracks; Table 1 under KDE rules chosen on validation windows."""
+discretised RNN, on two flies' tracks; Table 1 under KDE rules chosen on validation windows, beside its
+scale (bounds_flies) and a positive control (the oracle); the first seed of every method also trains at
+half the steps for the plateau check, scored like the others."""
 from pipeline import layout, rules
-from pipeline.declaration import WHERE, Experiment, Stage, matrix_runs, prepare_stage, report_stage
+from pipeline.declaration import WHERE, Experiment, Stage, matrix_runs, plateau_stages, prepare_stage, report_stage
 from pipeline.methods import Method
 from pipeline.sized import sized
 
@@ -18,17 +20,19 @@ TABLE1 = ("cws", "rws", "vrnn", "rnn")      # the paper's Table 1 models; the or
 
 def stages(exp, params):
     runs_, folders = matrix_runs(exp, params, "val_bound_per_step")
+    half, half_folders = plateau_stages(exp, params, exp.members(params), {}, "val_bound_per_step")
     scores, arrays = exp.scores
     data = layout.prepared(exp.name)
     bounds = Stage("bounds_flies", "stages.bounds_flies", {"data": data, "out": layout.FLY_BOUNDS}, deps=[data],
                    params=exp.params_of("bounds"), outs=[layout.FLY_BOUNDS])
     select = Stage("select_bandwidth_flies", "stages.select_bandwidth_flies",
-                   {"runs": folders, "floor": "${flies.kde_floor_mm}", "bounds": layout.FLY_BOUNDS,
+                   {"runs": folders, "floor": "${flies.kde_floor_mm}", "bounds": layout.FLY_BOUNDS, "half": half_folders,
                     "out": layout.SHARED_BANDWIDTH, "steps": layout.TABLE1_STEPS},
-                   deps=[*(f"{f}/{name}" for f in folders for name in (scores, arrays)), layout.FLY_BOUNDS],
+                   deps=[*(f"{f}/{name}" for f in [*folders, *half_folders] for name in (scores, arrays)), layout.FLY_BOUNDS],
                    params=exp.params_of("select_bandwidth"), outs=[layout.TABLE1_STEPS, layout.SHARED_BANDWIDTH])
-    return [prepare_stage(exp), *runs_, bounds, select,
-            report_stage(exp, folders, {"bandwidth": layout.SHARED_BANDWIDTH, "steps": layout.TABLE1_STEPS})]
+    return [prepare_stage(exp), *runs_, *half, bounds, select,
+            report_stage(exp, folders, {"bandwidth": layout.SHARED_BANDWIDTH, "steps": layout.TABLE1_STEPS},
+                         plateau=half_folders)]
 
 
 def headline(summary):

@@ -28,7 +28,8 @@ window noise +-20), so Table 1's question could not be asked of these data; on `
 led in 4 of 4 seed x fly probe pairs (+6 to +19 nats).  simulate(fork_at=) lets the scale's upper
 bound (evaluate.bounds) continue a movie from its true hidden state.  With holds 4x longer a pair
 pressed to the wall could overlap (the wall pulled back what the push apart gave), so the push and
-the wall now alternate until both hold (SEPARATE).
+the wall now alternate until both hold (SEPARATE); and a lunging fly is no longer pulled into the
+other's tussle mid-strike (a 1-frame lunge), which the longer tussles made happen.
 """
 import math
 
@@ -137,7 +138,7 @@ def simulate(n_movies, n_frames, rng, radius=RADIUS, fps=30.0, burn_in=60, fork_
         w = TRANSITION[beh] * _availability(d)
         w[..., [LUNGE, CHARGE, THREAT]] *= aggression[..., None]
         beh = np.where(ending, _categorical(w, rng), beh)
-        joins = ending[:, ::-1] & (beh[:, ::-1] == TUSSLE) & (beh != TUSSLE)       # tussles are mutual
+        joins = ending[:, ::-1] & (beh[:, ::-1] == TUSSLE) & (beh != TUSSLE) & (beh != LUNGE)   # mutual; a strike ends first
         beh = np.where(joins, TUSSLE, beh)
         new = ending | joins
         left = np.where(ending, _durations(beh, d < 5, rng), left)
@@ -200,6 +201,7 @@ def simulate(n_movies, n_frames, rng, radius=RADIUS, fps=30.0, burn_in=60, fork_
         c, s = np.cos(heading), np.sin(heading)
         pos = pos + np.stack([vf * c - vl * s, vf * s + vl * c], -1) / fps
         heading = wrap(heading + omega / fps)
+        pos = pos * np.minimum(1, limit / np.maximum(np.hypot(pos[..., 0], pos[..., 1]), 1e-9))[..., None]
         for _ in range(SEPARATE):             # apart, then inside the wall, which can press them together again
             gap = pos[:, 1] - pos[:, 0]
             dist = np.maximum(np.hypot(gap[:, 0], gap[:, 1]), 1e-9)[:, None]
@@ -207,8 +209,7 @@ def simulate(n_movies, n_frames, rng, radius=RADIUS, fps=30.0, burn_in=60, fork_
                 break
             push = np.maximum(MIN_GAP - dist, 0) / 2 * gap / dist
             pos = pos + np.stack([-push, push], axis=1)
-            r = np.maximum(np.hypot(pos[..., 0], pos[..., 1]), 1e-9)
-            pos = pos * np.minimum(1, limit / r)[..., None]
+            pos = pos * np.minimum(1, limit / np.maximum(np.hypot(pos[..., 0], pos[..., 1]), 1e-9))[..., None]
 
         goal = np.where(threat[..., None], wing_goal, rest_wing)
         goal = np.where((lunge & (age <= 1))[..., None], 0.35, goal)

@@ -22,8 +22,8 @@ Measures, on the simulated flies at the active profile (params.yaml), with one C
   labels    the true behaviour's class shares and bout lengths, and the annotated test steps'
             majority-class rate;
   prepare   the prepared npz for a simulator variant (fly_sim constants monkeypatched here only):
-            `default`, `long` (charge, tussle, threat and hold bouts x4, lunges as they are,
-            unknown bouts x1/2, so fewer unknown frames).
+            `default`, `before29` (the simulator before issue 29; `long`, charge, tussle, threat and
+            hold bouts x4 and unknown bouts x1/2, is fly_sim's default since then).
 
 Numbers in docs/flies_probe.md came from (each command at most one training process, 1 thread):
 
@@ -51,7 +51,8 @@ import torch
 from pipeline import config, layout, runs, settings
 from pipeline.data import fly_sim
 from pipeline.data import flies as flies_data
-from pipeline.data.fly_geometry import CLASSES, UNKNOWN, integrate
+from pipeline.data.fly_geometry import CLASSES, UNKNOWN
+from pipeline.evaluate import bounds
 from pipeline.evaluate.kde import defensive_scores, kde_scores, table1_scores
 from pipeline.experiments import flies
 from tests.conftest import ROOT
@@ -125,93 +126,16 @@ def cmd_run(a):
 
 
 # --------------------------------------------------------------------------- bounds
-class ForkRng:
-    """A numpy Generator stand-in for fly_sim.simulate run on K copies of M movies (rows k * M + m):
-    until fork() every draw is the original stream's draw for M movies, tiled K times (so every
-    copy replays the original simulation exactly); after it, each copy draws independently."""
-
-    def __init__(self, rng, K, M, branch_seed):
-        self.rng, self.K, self.M, self.forked = rng, K, M, False
-        self.branch = np.random.default_rng(branch_seed)
-
-    def fork(self):
-        self.forked = True
-
-    def _draw(self, name, args, size):
-        if self.forked:
-            return getattr(self.branch, name)(*args, size=size)
-        small = (size[0] // self.K, *size[1:])
-        out = getattr(self.rng, name)(*args, size=small)
-        return np.tile(out, (self.K,) + (1,) * (len(size) - 1))
-
-    def random(self, size):
-        return self._draw("random", (), size)
-
-    def normal(self, loc=0.0, scale=1.0, size=None):
-        return self._draw("normal", (loc, scale), size)
-
-    def uniform(self, low, high, size):
-        return self._draw("uniform", (low, high), size)
-
-    def integers(self, low, high, size):
-        return self._draw("integers", (low, high), size)
-
-    def choice(self, a, size):
-        return self._draw("choice", (a,), size)
-
-
 def simulator_continuations(data, cfg, n, K, data_seed=0):
-    """The simulator's own K continuations [n, K, H, 2, 2] of the first n test windows from its true
-    state at the seed's end, and the replayed truth [n, H, 2, 2] (checked against the npz)."""
+    """The simulator's K continuations of the first n test windows (evaluate.bounds) and the truth."""
     T0, H = cfg["seed_steps"], cfg["horizon"]
-    length = cfg["window"]
-    frames = max(cfg["sim_frames"], length + 1)
-    per_movie = len(flies_data.window_starts(np.ones(frames, bool), length, cfg.get("stride") or length))
-    M = -(-cfg["test_windows"] // per_movie)
-    movie, start = data["test_movie"][:n], data["test_start"][:n]
-    out = np.zeros((n, K, H, 2, 2))
-    truth = np.zeros((n, H, 2, 2))
-    original = fly_sim._categorical
-    for s in np.unique(start):
-        stream = np.random.SeedSequence(data_seed).spawn(len(flies_data.SPLITS))[flies_data.SPLITS.index("test")]
-        rng = ForkRng(np.random.default_rng(stream), K, M, [data_seed, int(s)])
-        fork_at, count = 60 + int(s) + T0, [0]          # simulate's burn_in = 60
-
-        def counting(weights, r):
-            if count[0] == fork_at:
-                r.fork()
-            count[0] += 1
-            return original(weights, r)
-        fly_sim._categorical = counting
-        try:
-            sim = fly_sim.simulate(K * M, int(s) + T0 + H + 1, rng, radius=float(cfg["arena_radius"]),
-                                   fps=float(cfg["fps"]))
-        finally:
-            fly_sim._categorical = original
-        pose = sim["pose"].reshape(K, M, *sim["pose"].shape[1:])           # [K, M, F, 2, S]
-        for i in np.flatnonzero(start == s):
-            seg = pose[:, movie[i], s + T0 + 1:s + T0 + 1 + H, :, :2]        # [K, H, 2, 2]
-            out[i] = seg
-            truth[i] = data["test_pose"][i, T0 + 1:T0 + 1 + H, :, :2]
-            replay = pose[0, movie[i], s:s + T0 + 1, :, :2]
-            assert np.allclose(replay, data["test_pose"][i, :T0 + 1, :, :2], atol=1e-4), "replay differs"
-    return out, truth
+    out = bounds.simulator_continuations(data, {**cfg, "data_seed": data_seed}, n, K)
+    return out, data["test_pose"][:n, T0 + 1:T0 + 1 + H, :, :2]
 
 
 def cv_continuations(data, cfg, n, K, random_walk, rng):
-    """Constant-velocity continuations: the last seed motion (body frame) held, or a random walk on it."""
-    T0, H = cfg["seed_steps"], cfg["horizon"]
-    fps, radius = float(data["fps"]), data["test_radius"][:n]
-    motion = np.repeat(data["test_motion"][None, :n, T0 - 1].astype(np.float64), K, 0)   # [K, n, 2, D]
-    pose = np.repeat(data["test_pose"][None, :n, T0].astype(np.float64), K, 0)            # [K, n, 2, S]
-    step_sd = np.diff(data["train_motion"].astype(np.float64), axis=1).reshape(-1, motion.shape[-1]).std(0)
-    out = np.zeros((K, H, n, 2, 2))
-    for t in range(H):
-        if random_walk:
-            motion = motion + step_sd * rng.normal(size=motion.shape)
-        pose = integrate(pose, motion, radius[None, :], fps)
-        out[:, t] = pose[..., :2]
-    return np.transpose(out, (2, 0, 1, 3, 4))
+    """Constant-velocity continuations (evaluate.bounds), with a random walk on the motion or without."""
+    return bounds.cv_continuations(data, n, K, cfg["seed_steps"], cfg["horizon"], rng if random_walk else None)
 
 
 def cmd_bounds(a):
@@ -338,9 +262,12 @@ def cmd_purity(a):
 # --------------------------------------------------------------------------- variants
 VARIANTS = {
     "default": {},
-    # bouts 4x longer (lunges excepted: a strike is a strike); unknown bouts halved, so fewer unknown frames
-    "long": {"DURATION": fly_sim.DURATION * np.array([[1, 1, 1, 1]] + [[4, 1, 4, 4]] * 4 + [[0.5, 1, 0.5, 0.5]]),
-             "NEAR_UNKNOWN": (8, 0.6, 4, 45)},
+    # bouts 4x longer (lunges excepted: a strike is a strike); unknown bouts halved, so fewer unknown frames:
+    # fly_sim's default since issue 29
+    "long": {},
+    # the simulator before issue 29 (docs/flies_probe.md's `default`)
+    "before29": {"DURATION": fly_sim.DURATION / np.array([[1, 1, 1, 1]] + [[4, 1, 4, 4]] * 4 + [[0.5, 1, 0.5, 0.5]]),
+                 "NEAR_UNKNOWN": (15, 0.6, 4, 90)},
 }
 
 
@@ -380,7 +307,7 @@ def main():
             s.add_argument("--decay", default="cosine", choices=("cosine", "constant"))
     s = sub.add_parser("bounds")
     s.add_argument("--data", default=str(DATA))
-    s.add_argument("--variant", choices=("default", "long"), default="default", help="the simulator of --data")
+    s.add_argument("--variant", choices=sorted(VARIANTS), default="default", help="the simulator of --data")
     s.add_argument("--out", required=True)
     s = sub.add_parser("table")
     s.add_argument("--runs", nargs="+", required=True)

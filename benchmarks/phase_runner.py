@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 
-PHASES = (("check_params", "prepare_"), ("train_",), ("score_",), ("select_",), ("report_",))
+PHASES = (("check_params", "prepare_"), ("train_",), ("score_", "bounds_"), ("select_",), ("report_",))
 LAST = ("report_index",)          # reads the other pages' summaries: left to the final plain `dvc repro`
 
 

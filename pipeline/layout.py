@@ -21,6 +21,7 @@ MODEL, METRICS, CURVE = "model.pt", "metrics.json", "curve.tsv"
 # ... what scoring writes: one JSON of numbers and one npz of arrays per run (its declaration's `scores`) ...
 SHARED_BANDWIDTH = "runs/flies/shared_bandwidth.json"   # Table 1 under the rules chosen on validation windows
 TABLE1_STEPS = "runs/flies/table1_steps.npz"            # the verdicts' rule, per run, test window, step and fly
+FLY_BOUNDS = "runs/flies/bounds.npz"                    # the scale's bounds' continuations (evaluate.bounds)
 # ... and wall times, which are not DVC outputs (they differ on every run; dvc.lock must not).
 TRAIN_TIME, SCORE_TIME = "timing.json", "score_timing.json"
 

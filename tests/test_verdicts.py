@@ -212,3 +212,12 @@ def test_the_plateau_check_also_fires_when_the_gap_changed_sign_over_the_last_do
     c = verdicts.paired_plateau("A", "B", ours, theirs, {0: 0.72}, {0: 0.68})       # A led at half the steps
     assert c.verdict == "inconclusive" and c.settled is False
     assert verdicts.unless_moved(verdicts.paired("A", "B", ours, theirs), -0.05, float("nan")).settled is None
+
+
+def test_a_claim_whose_positive_control_fails_is_not_testable():
+    ahead = verdicts.claim("A beats B", "", "", [verdicts.paired("A", "B", *pair([0.02, 0.03, 0.04]))])
+    control = verdicts.claim("Oracle beats B", "", "", [verdicts.paired("Oracle", "B", *pair([0.05, -0.04, 0.02]))])
+    assert verdicts.unless_testable([ahead], {**control, "verdict": "reproduced"}) == [ahead]
+    [entry] = verdicts.unless_testable([ahead], control)
+    assert entry["verdict"] == verdicts.NOT_TESTABLE != "inconclusive"
+    assert "positive control" in entry["why"] and "the rule alone: reproduced" in entry["why"]

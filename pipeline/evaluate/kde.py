@@ -76,19 +76,27 @@ def table1_scores(valid_grids, valid_defensive, test, floor=0.05):
     runs, steps = {}, {}
     for run, arrays in test.items():
         truth, radius = arrays["truth"], arrays["radius"]
-        shared_steps = np.stack([kde_scores(p, t, floor, h) for p, t in zip(arrays["positions"], truth)])
-        totals = shared_steps.sum(1).mean(0)
-        defensive_steps = defensive_scores(arrays["positions"], truth, radius, h_def, (eps,))[0]
-        steps[run] = {"defensive": defensive_steps, "shared": shared_steps}
-        robust = defensive_steps.sum(1).mean(0)
-        runs[run] = {"kde_fly1": float(totals[0]), "kde_fly2": float(totals[1]),
-                     "defensive_fly1": float(robust[0]), "defensive_fly2": float(robust[1])}
+        runs[run], steps[run] = scored_by_rules(arrays["positions"], truth, radius, (h, h_def, eps), floor)
         if "filter_positions" in arrays:
             filtered = defensive_scores(arrays["filter_positions"], truth, radius, h_def, (eps,))[0].sum(1).mean(0)
             runs[run].update(filter_fly1=float(filtered[0]), filter_fly2=float(filtered[1]))
     numbers = {"bandwidth_mm": h, "valid_total_by_bandwidth": grid, "defensive_bandwidth_mm": h_def,
                "defensive_eps": eps, "valid_defensive_totals": defensive, "runs": runs}
     return numbers, steps
+
+
+def scored_by_rules(positions, truth, radius, rules, floor=0.05):
+    """Test continuations [n, K, H, 2, 2] scored by chosen rules (shared bandwidth, defensive bandwidth,
+    defensive eps): ({kde_fly1/2: shared, defensive_fly1/2: defensive totals, mean over windows},
+    {"shared", "defensive": per-step scores [n, H, 2]}).  Table 1's runs and its bounds alike."""
+    h, h_def, eps = rules
+    shared = np.stack([kde_scores(p, t, floor, h) for p, t in zip(positions, truth)])
+    defensive = defensive_scores(positions, truth, radius, h_def, (eps,))[0]
+    totals, robust = shared.sum(1).mean(0), defensive.sum(1).mean(0)
+    return ({"kde_fly1": float(totals[0]), "kde_fly2": float(totals[1]),
+             "defensive_fly1": float(robust[0]), "defensive_fly2": float(robust[1])},
+            {"defensive": defensive, "shared": shared})
+
 
 def dish_mass(centres, radius, bandwidth):
     """Mass inside the dish |x| <= radius of each isotropic Gaussian N(centre, bandwidth^2 I) in 2-D:

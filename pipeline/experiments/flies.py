@@ -5,6 +5,9 @@ and own state, compared by how well closed-loop continuations predict the true p
   rws   DVRNN, 10-valued y trained unsupervised by RWS
   vrnn  VRNN with a continuous z only, trained by IWAE
   rnn   the RNN of Eyjolfsdottir et al. (2016): binned motion, one categorical per dimension
+  oracle  the positive control: the CWS DVRNN given every frame's true behaviour (simulated data
+          only; on real data it has the expert annotations CWS has, so it controls nothing there)
+A run takes `steps` gradient steps (flies.steps), with the learning rate's cosine decay over them.
 Every model sees a fly as one sequence: x_t = its standardised motion, u_t = [vision, own state].
 training() says how to train one (method, seed) pair (runs.train trains it); score() samples and
 scores its continuations.
@@ -57,38 +60,61 @@ def model_of(cfg, method, data):
     if method == "rnn":
         edges = quantile_edges(sequences(data, "train")["x"], cfg["rnn_bins"])
         return runs.Model(BinnedRNN, {"x_dim": X_DIM, "u_dim": U_DIM, "hidden": cfg["hidden"], "edges": edges})
-    classes, z = {"cws": (len(CLASSES), cfg["z_cws"]), "rws": (cfg["rws_classes"], cfg["z_rws"]),
-                  "vrnn": (0, cfg["z_vrnn"])}[method]
+    classes, z = {"cws": (len(CLASSES), cfg["z_cws"]), "oracle": (len(CLASSES), cfg["z_cws"]),
+                  "rws": (cfg["rws_classes"], cfg["z_rws"]), "vrnn": (0, cfg["z_vrnn"])}[method]
     return runs.Model(DVRNN, {"x_dim": X_DIM, "n_classes": classes, "z_dim": z, "hidden": cfg["hidden"], "u_dim": U_DIM,
                               "emission": "gaussian", "mixture": cfg["mixture"]})
 
 
-def spec_for(method, cfg, seed, name):
-    """The Spec of one run: METHODS's entry (train.Spec.of)."""
-    return Spec.of(METHODS[method], cfg, seed, name)
+def spec_for(method, cfg, seed, name, epochs=1):
+    """The Spec of one run: METHODS's entry (train.Spec.of), evaluated `epochs` times (schedule)."""
+    return Spec.of(METHODS[method], {**cfg, "epochs": epochs}, seed, name)
+
+
+def schedule(steps, per_pass):
+    """(evaluations, batches between them) for a budget of `steps` gradient steps: as many
+    evaluations as passes over the data the budget makes, rounded to a divisor of steps so that
+    every "epoch" has the same number of batches and the run takes exactly `steps`."""
+    if steps < 1:
+        raise PipelineError(f"params.yaml: flies steps is {steps}; it must be at least 1")
+    want = max(1, round(steps / max(per_pass, 1)))
+    epochs = min((d for d in range(1, steps + 1) if steps % d == 0), key=lambda d: (abs(d - want), d))
+    return epochs, steps // epochs
+
+
+def training_labels(data, method, train):
+    """The labels and mask a run of `method` trains on: the oracle gets every true label (mask all
+    ones) when the data has them (simulated flies), else the expert annotations like CWS."""
+    if method != "oracle" or "true_labels" not in train:
+        return train["labels"], train["mask"]
+    return train["true_labels"], np.ones_like(train["mask"])
 
 
 def training(settings, run):
     """How to train one model (a runs.Run): a runs.Training for runs.train."""
     cfg, data, method, device = settings["flies"], dict(np.load(run.data)), run.method, run.device
     train, test = sequences(data, "train"), sequences(data, "test")
-    spec = spec_for(method, cfg, run.seed, str(run.folder))
+    train["labels"], train["mask"] = training_labels(data, method, train)
+    epochs, per_epoch = schedule(cfg["steps"], len(train["x"]) // min(cfg["batch_size"], len(train["x"])))
+    spec = spec_for(method, cfg, run.seed, str(run.folder), epochs)
     bound = bound_evaluator(test, spec.particles, device)
     accuracy = accuracy_evaluator({"x": test["x"], "u": test["u"], "labels": test["labels"]}, device, ks=(1,),
                                   particles=cfg["eval_particles"], prefix="test_annotated")
-    evaluate = (lambda m: {**bound(m), **accuracy(m)}) if method == "cws" else bound
+    labelled = method in ("cws", "oracle")
+    evaluate = (lambda m: {**bound(m), **accuracy(m)}) if labelled else bound
 
     def metrics(model, history):
-        out = {"method": method, "seed": run.seed,
+        out = {"method": method, "seed": run.seed, "steps": (len(history) - 1) * per_epoch,
                **{k: v for k, v in history[-1].items() if k.startswith(("val", "test"))}}
-        if method == "cws" and "true_labels" in test:
+        if labelled and "true_labels" in test:
             truth = accuracy_evaluator({"x": test["x"], "u": test["u"], "labels": test["true_labels"]}, device,
                                        ks=(1,), particles=cfg["eval_particles"], prefix="test_all_frames")
             out.update(truth(model))
         return out
 
     return runs.Training(spec, model_of(cfg, method, data),
-                         batch_maker({k: train[k] for k in ("x", "u", "labels", "mask")}, cfg["batch_size"], device),
+                         batch_maker({k: train[k] for k in ("x", "u", "labels", "mask")}, cfg["batch_size"], device,
+                                     steps=per_epoch),
                          evaluate, metrics, settings.snapshot())
 
 

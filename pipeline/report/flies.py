@@ -1,21 +1,24 @@
-"""The Fly-vs-Fly report page: Table 1 (ours beside the paper's), Fig. 5b tracks, Fig. 6 KDEs.
+"""The Fly-vs-Fly report page: Table 1 (ours beside the paper's) with its scale (the bounds) and the
+positive control that says whether these data can reward labels at all, Fig. 5b tracks, Fig. 6 KDEs.
 Reads the run and score files of the runs it is given; loads no model."""
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 
 from pipeline import stats
-from pipeline.declarations.flies import EXPERIMENT, METHODS
+from pipeline.data.fly_geometry import CLASSES
+from pipeline.declarations.flies import EXPERIMENT, METHODS, TABLE1
 from pipeline.evaluate.kde import FIXED_MM
 from pipeline.io import read_json, write_json
 from pipeline.report import verdicts
 from pipeline.report.pages import embed, render
 from pipeline.report.tables import ACCURACY, fmt_col, summarise
-from pipeline.run_folder import read_arrays, read_runs
+from pipeline.run_folder import read_arrays, read_runs, read_trained
 from pipeline.sized import profile_of
 
-MODELS = tuple(METHODS)
+MODELS = TABLE1                 # Table 1's models; the oracle is the control beside them
 NAMES = {k: m.label for k, m in METHODS.items()}
 PAPER = {"cws": (-780.1, -851.5), "rws": (-901.8, -853.9), "vrnn": (-962.0, -879.8), "rnn": (-931.0, -921.2)}
 PAPER_ORDER = "CWS+DVRNN > RWS+DVRNN > VRNN > RNN"
@@ -67,25 +70,62 @@ def rules_table(frame):
     return rows, stable
 
 
-def claims(frame, rule):
-    """Table 1's claims under the defensive rule chosen on validation, each decided by the rule of verdicts.py."""
+def claims(frame, rule, half):
+    """Table 1's claims under the defensive rule chosen on validation, each decided by the rule of verdicts.py,
+    with its plateau check from the first seed's runs at half the steps (`half`: their rows, scored by the same
+    rules; empty: no check)."""
     frame = frame.assign(shared_both=frame.defensive_fly1 + frame.defensive_fly2)
-    score = lambda m, col: verdicts.by_seed(frame, "method", m, col)  # noqa: E731
+    half = half.assign(shared_both=half.defensive_fly1 + half.defensive_fly2) if len(half) else half
+    score = lambda f, m, col: verdicts.by_seed(f, "method", m, col) if len(f) else {}  # noqa: E731
+    judge = lambda a, b, col: verdicts.paired_plateau(NAMES[a], NAMES[b], score(frame, a, col), score(frame, b, col),  # noqa: E731
+                                                      score(half, a, col), score(half, b, col))
     out = []
     for fly in (1, 2):
         col = f"defensive_fly{fly}"
         means = frame.groupby("method")[col].mean().to_dict()
-        comparisons = [verdicts.paired("CWS+DVRNN", NAMES[m], score("cws", col), score(m, col)) for m in MODELS[1:]]
         out.append(verdicts.claim(
             f"CWS+DVRNN gives the true position of fly {fly} the highest KDE density (Table 1)",
-            f"CWS {PAPER['cws'][fly - 1]} (best)", f"order ({rule}): {ordering(means)}", comparisons,
+            f"CWS {PAPER['cws'][fly - 1]} (best)", f"order ({rule}): {ordering(means)}",
+            [judge("cws", m, col) for m in MODELS[1:]],
             units=verdicts.RAW, why="orderings compare; raw values do not (other units and data)"))
-    chain = [verdicts.paired(NAMES[a], NAMES[b], score(a, "shared_both"), score(b, "shared_both"))
-             for a, b in zip(MODELS, MODELS[1:])]
+    chain = [judge(a, b, "shared_both") for a, b in zip(MODELS, MODELS[1:])]
     out.append(verdicts.claim("Ranking: CWS+DVRNN, then RWS+DVRNN, then VRNN, then RNN (sec. 4.3)", PAPER_ORDER,
                               f"{ordering(frame.groupby('method').shared_both.mean().to_dict())} (sum over both flies)",
                               chain, units=verdicts.RAW, why="each neighbouring pair in the paper's order"))
     return out
+
+
+def positive_control(frame, half):
+    """Does this benchmark reward labels at all?  The oracle (every true label) against RWS (none), per fly,
+    under the verdicts' rule with its plateau check (`half`: the runs at half the steps): a claim entry that
+    is not one of the paper's."""
+    score = lambda f, m, col: verdicts.by_seed(f, "method", m, col) if len(f) else {}  # noqa: E731
+    comparisons = [verdicts.paired_plateau(NAMES["oracle"], NAMES["rws"], *(score(f, m, f"defensive_fly{fly}")
+                                                                         for f in (frame, half) for m in ("oracle", "rws")))
+                   for fly in (1, 2)]
+    ours = "; ".join(f"fly {fly}: {c.text()}" for fly, c in zip((1, 2), comparisons))
+    entry = verdicts.claim("Positive control (ours, issue 29): the DVRNN given every true label predicts both flies "
+                           "better than RWS's, which has none", "(not in the paper)", ours, comparisons, units=verdicts.RAW,
+                           why="if even every true label does not help, Table 1 cannot show the value of labels")
+    entry["paper_claim"] = False
+    return entry
+
+
+def bound_rows(bounds, radius, horizon):
+    """Rows beside Table 1: the scale's bounds under the chosen rules, and a uniform guess over the dish."""
+    names = {"upper": "upper bound: the simulator's own continuations from its true state",
+             "lower": "lower bound: constant-velocity random walk from the seed's last motion"}
+    rows = [{"model": names[k], "fly1": f"{b['defensive_fly1']:.1f}", "fly2": f"{b['defensive_fly2']:.1f}",
+             "shared1": f"{b['kde_fly1']:.1f}", "shared2": f"{b['kde_fly2']:.1f}"} for k, b in bounds.items()]
+    uniform = f"{horizon * uniform_floor(radius).mean():.1f}"
+    return rows + [{"model": "a uniform guess over the dish", "fly1": uniform, "fly2": uniform, "shared1": uniform,
+                    "shared2": uniform}]
+
+
+def majority(labels):
+    """(class name, share) of the most frequent class among annotated steps (labels >= 0)."""
+    counts = np.bincount(labels[labels >= 0].ravel(), minlength=len(CLASSES))
+    return CLASSES[int(counts.argmax())], float(counts.max() / max(counts.sum(), 1))
 
 
 def uniform_floor(radius):
@@ -229,12 +269,20 @@ def fig6(folders, bandwidth, window=0):
     return fig
 
 
-def build(params, run_dirs, bandwidth_json, steps_npz, data_path, out):
-    """The page, its figures and its summary JSON (out: pages.Outputs) from the run folders; params: the
+def half_runs(shared, plateau):
+    """Rows (method, seed, defensive_fly1/2) of the plateau check's runs, scored by the chosen rules."""
+    rows = [{**read_trained([f]).iloc[0].to_dict(), **shared["half"][str(f)]} for f in plateau]
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["method", "seed", "defensive_fly1", "defensive_fly2"])
+
+
+def build(params, run_dirs, bandwidth_json, steps_npz, data_path, out, plateau=()):
+    """The page, its figures and its summary JSON (out: pages.Outputs) from the run folders and the plateau
+    check's (`plateau`: the first seed at half the steps, scored by select_bandwidth_flies); params: the
     stage's Settings."""
     cfg = params["flies"]
     frame, _ = read_runs(EXPERIMENT, run_dirs)
     shared = read_json(bandwidth_json)
+    half = half_runs(shared, plateau)
     for fly in ("fly1", "fly2"):
         frame[f"shared_{fly}"] = [shared["runs"][f][f"kde_{fly}"] for f in frame.folder]
         frame[f"defensive_{fly}"] = [shared["runs"][f][f"defensive_{fly}"] for f in frame.folder]
@@ -244,21 +292,29 @@ def build(params, run_dirs, bandwidth_json, steps_npz, data_path, out):
     for h in FIXED_MM:
         for fly in ("fly1", "fly2"):
             frame[f"fixed_{h}_{fly}"] = [k[str(h)][fly] for k in frame.kde_fixed]
+    everything, frame = frame, frame[frame.method.isin(MODELS)]
     seeds = sorted(frame.seed.unique().tolist())
     with np.load(data_path) as data:
-        fps = float(data["fps"])
-    summary = summarise(frame, "method", ["defensive_fly1", "defensive_fly2", "shared_fly1", "shared_fly2"])
+        fps, simulated = float(data["fps"]), "train_true_labels" in data
+        top_class, top_share = majority(data["test_labels"])
+    summary = summarise(everything, "method", ["defensive_fly1", "defensive_fly2", "shared_fly1", "shared_fly2"])
     table = [{"model": NAMES[r.method], "n": r.n, "fly1": fmt_col(r, "defensive_fly1"), "fly2": fmt_col(r, "defensive_fly2"),
               "shared1": fmt_col(r, "shared_fly1"), "shared2": fmt_col(r, "shared_fly2"),
-              "paper1": PAPER[r.method][0], "paper2": PAPER[r.method][1]} for _, r in summary.iterrows()]
+              "paper1": PAPER.get(r.method, ("",))[0], "paper2": PAPER.get(r.method, ("", ""))[1]}
+             for _, r in summary.iterrows()]
     rules, stable = rules_table(frame)
     cws = frame[frame.method == "cws"]
     accuracy = {k: summarise(cws, "method", [k], bounds=ACCURACY).iloc[0]
                 for k in ("test_annotated_top1", "test_all_frames_top1") if k in cws}
     accuracy = {k: fmt_col(v, k, 100) for k, v in accuracy.items()}
     rule = f"defensive, {shared['defensive_bandwidth_mm']:g} mm, eps {shared['defensive_eps']:g}"
-    found = claims(frame, rule)
-    floor = uniform_floor(read_arrays(EXPERIMENT, frame.folder.iloc[0])["radius"])
+    found = claims(frame, rule, half[half.method.isin(MODELS)] if len(half) else half)
+    control = positive_control(everything, half) if simulated and "oracle" in set(everything.method) else None
+    if control:
+        found = [*verdicts.unless_testable(found, control), control]
+    radius = read_arrays(EXPERIMENT, frame.folder.iloc[0])["radius"]
+    bounds = bound_rows(shared.get("bounds", {}), radius, int(frame.horizon.iloc[0]))
+    floor = uniform_floor(radius)
     spread = variance_rows(frame, steps, floor)
     narrower = narrowing(spread)
     per_seed = seed_rows(frame, steps, floor)
@@ -275,7 +331,8 @@ def build(params, run_dirs, bandwidth_json, steps_npz, data_path, out):
                               "bandwidth_mm": shared["bandwidth_mm"], "defensive_bandwidth_mm": shared["defensive_bandwidth_mm"],
                               "defensive_eps": shared["defensive_eps"], "ordering_stable": stable,
                               "cws_minus_rws_sd_narrowing": {f"fly{k}": v for k, v in narrower.items()},
-                              "claims": found, "runs": list(map(str, run_dirs))})
+                              "bounds": shared.get("bounds", {}), "majority_class": {"class": top_class, "share": top_share},
+                              "claims": found, "runs": list(map(str, run_dirs)), "plateau": list(map(str, plateau))})
     row = frame.iloc[0]
     render("flies.html.j2", out.html, title="Fly-vs-Fly: continuations scored by KDE (paper Table 1, Fig. 5b, 6)",
            table=table, rules=rules, stable=stable, models=[NAMES[m] for m in MODELS], model_keys=MODELS,
@@ -284,6 +341,8 @@ def build(params, run_dirs, bandwidth_json, steps_npz, data_path, out):
            epsilons=next(iter(shared["valid_defensive_totals"].values())).keys(), spread=spread, narrower=narrower, per_seed=per_seed,
            fig_seeds=seeds_fig, seed_window=seed_window,
            diagnostics=diagnostics(frame, fps), claims=found, accuracy=accuracy, fig_tracks=tracks,
+           bounds=bounds, control=control, simulated=simulated, majority=(top_class, f"{100 * top_share:.1f}"),
+           steps_budget=cfg["steps"],
            fig_kde=kdes, cfg=cfg, windows=int(row.windows), valid_windows=int(row.valid_windows),
            horizon=int(row.horizon), continuations=int(row.continuations), profile=profile_of(params, ["flies"]), seeds=seeds)
     return found

@@ -80,7 +80,8 @@ def build(params, summaries, out_html, out_json, out_provenance):
     sections = [{"title": e.title, "page": Path(layout.page(e.name)).name, "claims": summaries[e.name]["claims"]}
                 for e in shown]
     found = [c["verdict"] for s in sections for c in s["claims"] if c.get("paper_claim", True)]
-    counts = {v: found.count(v) for v in ("reproduced", "contradicted", "inconclusive", "not comparable") if v in found}
+    counts = {v: found.count(v) for v in ("reproduced", "contradicted", "inconclusive", "not comparable",
+                                    verdicts.NOT_TESTABLE) if v in found}
     profile = profile_of(params, [e.name for e in shown])
     setup = {"profile": profile, "seeds": params["seeds"],
              "sources": {e.name: _get(params, e.data_key) for e in shown if e.data_key},

@@ -19,6 +19,9 @@ user's own sequences), the older slope condition (`unless_closing`) applies.
 
 A claim that one method beats several (or holds at several rates) is reproduced when every
 comparison is, contradicted when any is, and inconclusive otherwise.
+
+  not testable   the claim's positive control (a comparison the data must show if the claim can be
+                 asked of them at all) was not reproduced (`unless_testable`)
 """
 import math
 from dataclasses import asdict, dataclass, replace
@@ -38,6 +41,7 @@ RULE = ("Runs are paired by seed (same seed: same data, labelled subset and init
         "any is, and inconclusive otherwise.")
 CLOSING = 0.01          # a gap closing by more than this per epoch (one point of accuracy) blocks a verdict
 ORDER = ("contradicted", "inconclusive", "reproduced")      # a combined verdict is the first that occurs
+NOT_TESTABLE = "not testable"       # the data cannot decide the claim: its positive control was not reproduced
 
 
 @dataclass
@@ -214,3 +218,15 @@ def still_rising(curves, column, labels, threshold=CLOSING, scale=100.0):
     listed = ", ".join(f"{labels[m]} {scale * g:+.1f}" for m, g in gains.items())
     return (f"still learning: gain per epoch at the end of training ({column}, points; slope over the last third "
             f"of the epochs): {listed}")
+
+
+def unless_testable(claims, control):
+    """Claim entries as they are when `control` (a claim entry: the positive control that shows the data
+    can decide them) is reproduced; otherwise each becomes NOT_TESTABLE, saying why and what the rule
+    alone would have said."""
+    if control["verdict"] == "reproduced":
+        return claims
+    why = (f"not testable on these data: the positive control ({control['claim']}; {control['difference']}) is "
+           f"{control['verdict']}, so the data do not reward labels even when every one is given")
+    return [{**c, "verdict": NOT_TESTABLE, "why": "; ".join(x for x in (why, f"the rule alone: {c['verdict']}", c["why"]) if x)}
+            for c in claims]

@@ -35,9 +35,8 @@ def tuning_data(path):
     return {"x_train": x[fit], "y_train": y[fit], "x_valid": x[tune], "y_valid": y[tune]}
 
 
-def one_run(method, lr, seed, out, split):
-    """Train one run with the profile's settings but `lr`, on the tuning split; its final numbers."""
-    params = config.load(ROOT / "params.yaml")
+def one_run(params, method, lr, seed, out, split):
+    """Train one run with params' settings but `lr`, on the tuning split; its final numbers."""
     torch.set_num_threads(params["threads"])
     tune_cpu()
     cfg = settings.unchecked({**params, "mnist": {**params["mnist"], "lr": lr}})
@@ -57,13 +56,14 @@ def main():
     parser.add_argument("--lrs", nargs="+", type=float, default=[0.003, 0.006, 0.01])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0])
     args = parser.parse_args()
+    params = config.load(ROOT / "params.yaml")
     split = tuning_data(ROOT / layout.prepared("mnist"))
     with tempfile.TemporaryDirectory() as out:
         rows = []
         for m in args.methods:
             for lr in args.lrs:
                 for s in args.seeds:
-                    rows.append(one_run(m, lr, s, out, split))
+                    rows.append(one_run(params, m, lr, s, out, split))
                     print(rows[-1], flush=True)
     table = pd.DataFrame(rows)
     pd.set_option("display.width", 200)

@@ -109,4 +109,6 @@ def sized(key, v):
         return choice("constant", "cosine")(v)
     if key == "seeds":                  # an experiment's own seeds (mnist): null = the global `seeds`
         return None if v is None else seeds(v)
+    if key == "pool_sizes":             # mnist's pool row: training digits per run, [] for none
+        return counts(v)
     return positive(v)

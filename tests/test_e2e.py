@@ -64,7 +64,7 @@ def test_every_page_is_written_with_figures_and_claims(repo):
 
 def test_every_run_wrote_metrics_a_curve_scores_and_its_times(repo):
     folders = [f for f in (repo / "runs").glob("**/*-s[0-9]") if f.is_dir()]
-    assert len(folders) == 7 + 4 + 2 * 1 + 3 + 1 + 4          # one seed: mnist, main, rates, variable, ceiling, flies
+    assert len(folders) == 9 + 2 + 4 + 2 * 1 + 3 + 1 + 4      # one seed: mnist, its pool row, main, rates, variable, ceiling, flies
     for folder in folders:
         experiment = folder.relative_to(repo / "runs").parts[0]
         scores, arrays = registry.EXPERIMENTS[experiment].scores
@@ -95,7 +95,7 @@ def test_rerunning_stages_rewrites_identical_bytes_so_dvc_lock_stays(repo):
 def test_a_bad_value_stops_the_run_before_any_output_is_removed(repo):
     before = {p: (repo / p).read_bytes() for p in run(["git", "ls-files", "-o", "-i", "--exclude-standard",
                                                        "runs", "reports", "data"], repo).stdout.split()}
-    assert len([p for p in before if p.endswith(layout.MODEL)]) == 7 + 4 + 2 + 3 + 1 + 4   # every run of the repo fixture
+    assert len([p for p in before if p.endswith(layout.MODEL)]) == 9 + 2 + 4 + 2 + 3 + 1 + 4   # every run of the repo fixture
     result = dvc("exp", "run", "-S", "supervision=1.5", cwd=repo, check=False)
     assert result.returncode != 0
     assert "error: params.yaml: key 'supervision' is 1.5; it must be a number in [0, 1]" in result.stderr + result.stdout

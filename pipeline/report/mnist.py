@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline import methods
-from pipeline.declarations.mnist import EXPERIMENT, METHODS
+from pipeline.declarations.mnist import EXPERIMENT, METHODS, POOL_SEEDS
 from pipeline.io import write_json
 from pipeline.report import figures, verdicts
 from pipeline.report.pages import embed, render
@@ -211,6 +211,7 @@ def build(params, run_dirs, data_path, out):
            rule=verdicts.RULE + " " + INTERVAL,
            table=table, fig_curves=fig_curves, grids=grids, labels=cfg["labels"], fig_weights=fig_weights,
            ess=ess, particles=cfg["particles"], many=methods.MANY_PARTICLES,
-           alpha=cfg["alpha"], source=cfg["source"], n_train=n_train, n_valid=n_valid,
+           alpha=cfg["alpha"], source=cfg["source"], n_train=n_train, n_valid=n_valid, pool_sizes=cfg["pool_sizes"],
+           pool_seeds=POOL_SEEDS, lr=cfg["lr"], lr_decay=cfg["lr_decay"],
            profile=profile_of(params, ["mnist"]), seeds=seeds)
     return found

@@ -108,7 +108,7 @@ def handwriting_case(cfg, device, tmp, params):
     runs.save_run(reader / "model.pt", described, described.build(), "baseline", {})
 
     def batches(method):
-        train = handwriting.with_inputs(cfg, handwriting.training_set(data, method, rate, "uniform", 0))
+        train = handwriting.with_inputs(cfg, handwriting.training_set(data, method, rate, "scattered", 0))
         return batch_maker(train, cfg["batch_size"], device, steps)(np.random.default_rng(1))
     return {"path": path, "steps": steps, "runs": runs_per_method(params, "handwriting"),
             "model": lambda method: handwriting.model_of(cfg, method, data),
@@ -117,7 +117,7 @@ def handwriting_case(cfg, device, tmp, params):
             "evaluate": accuracy_evaluator(handwriting.validation_set(cfg, data), device,
                                            particles=cfg["eval_particles"]),
             "score": lambda run_dir: handwriting.score(settings.unchecked({"handwriting": cfg}), runs.Run("cws", 0, path, run_dir, device, group="main",
-                                                                     rate=rate, pattern="uniform", reader=reader))}
+                                                                     rate=rate, pattern="scattered", reader=reader))}
 
 
 def measure(name, case, cfg, params, device, args, tmp):

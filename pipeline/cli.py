@@ -27,6 +27,8 @@ def run_parser(doc, methods, scoring=False):
         parser.add_argument("--run", required=True, help="the trained run's folder; scores are written into it")
     else:
         parser.add_argument("--out", required=True, help="the run folder to write")
+    parser.add_argument("--budget", type=float, default=1.0,
+                        help="fraction of the training steps, same schedule (0.5: the plateau check's runs)")
     return parser
 
 
@@ -34,7 +36,7 @@ def handwriting_args(parser):
     """The handwriting runs' extra arguments: which comparison, supervision rate and pattern."""
     parser.add_argument("--group", required=True, help="main, rates or variable")
     parser.add_argument("--rate", type=float, required=True, help="fraction of labelled steps (or sequences, baseline)")
-    parser.add_argument("--pattern", required=True, choices=["uniform", "variable"])
+    parser.add_argument("--pattern", required=True, help="supervision_pattern: sequences, scattered or variable")
     return parser
 
 
@@ -45,6 +47,8 @@ def report_parser(doc, inputs=()):
     for name in inputs:
         parser.add_argument(f"--{name}", required=True)
     parser.add_argument("--runs", nargs="+", required=True, help="run folders (trained and scored)")
+    parser.add_argument("--plateau", nargs="*", default=[],
+                        help="run folders of the plateau check (trained for part of the steps; their metrics.json)")
     parser.add_argument("--data", required=True, help="the prepared npz")
     parser.add_argument("--html", required=True, help="the page to write")
     parser.add_argument("--figures", required=True, help="folder for the figures as PNG")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from pipeline import layout, rules, sized
 
+PLATEAU_BUDGET = 0.5                    # the plateau check's runs train for this fraction of the steps
 TOP = {"seeds": rules.seeds, "device": rules.choice("auto", "cpu", "cuda"), "threads": rules.at_least(1)}
 WHERE = ("device", "threads")           # what every training and scoring stage reads: where and how it runs
 
@@ -22,7 +23,9 @@ class Group:
     """One comparison of an experiment with several (handwriting): its methods, the suffix of its
     stages' names, the --rate and --pattern its runs get (values or ${...} of params), the params
     those interpolate, `switched` (method, key): a method trained only while key is true, and
-    whether its runs sweep `rates` (run folders named by rate)."""
+    whether its runs sweep `rates` (run folders named by rate); `on`: a key whose false value leaves
+    the group out; `plateau`: its methods whose first seed also trains at PLATEAU_BUDGET of the steps
+    (the rule's plateau check, report/verdicts.py)."""
     name: str
     methods: tuple
     suffix: str = ""
@@ -31,9 +34,14 @@ class Group:
     params: tuple = ()
     switched: tuple = ()
     by_rate: bool = False
+    on: str = None
+    plateau: tuple = ()
 
     def members(self, params):
         return switched_on(self.methods, self.switched, params)
+
+    def wanted(self, params):
+        return self.on is None or bool(_get(params, self.on))
 
 
 @dataclass(frozen=True)
@@ -131,11 +139,12 @@ def prepare_stage(exp, args=None, deps=()):
                  deps=list(deps), params=exp.params_of("prepare"), outs=[out])
 
 
-def run_stages(exp, matrix, folder, args, curve_y, group=None):
+def run_stages(exp, matrix, folder, args, curve_y, group=None, suffix=""):
     """The train and score matrix stages of `exp` (of one of its groups): one per item of `matrix`,
-    each run in `folder` (with ${item.*}); `args` are the per-run arguments besides data and folder."""
+    each run in `folder` (with ${item.*}); `args` are the per-run arguments besides data and folder;
+    `suffix` follows the group's in the stages' names."""
     data, (scores, arrays) = layout.prepared(exp.name), exp.scores
-    suffix = exp.groups[group].suffix if group else ""
+    suffix = (exp.groups[group].suffix if group else "") + suffix
     train = Stage(f"train_{exp.name}{suffix}", f"stages.train_{exp.name}", {**args, "data": data, "out": folder},
                   deps=[data], params=exp.params_of("train", matrix["method"], group),
                   outs=[f"{folder}/{layout.MODEL}", f"{folder}/{layout.METRICS}"],
@@ -146,17 +155,31 @@ def run_stages(exp, matrix, folder, args, curve_y, group=None):
     return [train, score]
 
 
-def report_stage(exp, folders, inputs=None):
-    """report_<exp>: reads every file of the given run folders and `inputs` {name: path}; writes the
-    page, its figures and its summary JSON (the index reads the summaries)."""
+def plateau_stages(exp, params, methods, args, curve_y, group=None):
+    """The plateau check's runs: the first seed of `methods` trained for PLATEAU_BUDGET of the steps,
+    on the same schedule's shape, in runs/<exp>[/<group>]/half/.  ([train stage, score stage], folders);
+    the report reads their metrics (and scores, where the verdict rests on scores)."""
+    seed, under = seeds_of(exp, params)[0], "/".join(p for p in (group, "half") if p)
+    where = layout.run_folder(exp.name, "${item.method}", seed, group=under)
+    stages = run_stages(exp, {"method": list(methods)}, where,
+                        {**args, "method": "${item.method}", "seed": seed, "budget": PLATEAU_BUDGET}, curve_y, group,
+                        suffix="_half")
+    return stages, [layout.run_folder(exp.name, m, seed, group=under) for m in methods]
+
+
+def report_stage(exp, folders, inputs=None, plateau=()):
+    """report_<exp>: reads every file of the given run folders and `inputs` {name: path}, and the training
+    files of the `plateau` run folders; writes the page, its figures and its summary JSON (the index
+    reads the summaries)."""
     scores, arrays = exp.scores
     data = layout.prepared(exp.name)
     per_run = [f"{f}/{name}" for f in folders for name in (layout.METRICS, layout.CURVE, scores, arrays)]
-    inputs = inputs or {}
+    per_run += [f"{f}/{layout.METRICS}" for f in plateau]
+    inputs = {**(inputs or {}), **({"plateau": list(plateau)} if plateau else {})}
     return Stage(f"report_{exp.name}", f"stages.report_{exp.name}",
                  {"runs": folders, **inputs, "data": data, "html": layout.page(exp.name), "figures": layout.FIGURES,
                   "summary": layout.summary(exp.name)},
-                 deps=[data, *per_run, *inputs.values()], params=exp.params_of("report"),
+                 deps=[data, *per_run, *(v for k, v in inputs.items() if k != "plateau")], params=exp.params_of("report"),
                  outs=[layout.page(exp.name), *[f"{layout.FIGURES}/{n}" for n in exp.figures], layout.summary(exp.name)])
 
 

@@ -6,7 +6,8 @@ builders of declaration.py, with the params each stage reads (Experiment.params_
 stage's Settings enforces).  Every path is written once (layout.py): a stage's command gets the same
 paths as its deps and outs.  Matrix stages expand over `seeds` and the declared methods; the stages that
 read many runs (reports) list every file they read, expanded from the seeds, rates and methods of
-params.yaml.  After changing `seeds`, `handwriting.rates` or `handwriting.normalised_ssws`, run this
+params.yaml.  After changing `seeds`, `handwriting.rates`, `handwriting.variable_supervision` or
+`handwriting.normalised_ssws`, run this
 module again: `check_params`, the first stage, stops `dvc repro` with that advice until you do.
 
 Code: each stage's deps list the source files its entry point runs (closure.py), so `dvc status`
@@ -104,7 +105,7 @@ def current(params):
         return "dvc.yaml is missing"
     if DVC_YAML.read_text() != render(params):
         return ("dvc.yaml does not match params.yaml and the code (e.g. seeds, handwriting.rates, "
-                "handwriting.normalised_ssws, mnist.cws_k50, whether sequences.path is set, or a stage's imports changed)")
+                "handwriting.variable_supervision, handwriting.normalised_ssws, mnist.cws_k50, whether sequences.path is set, or a stage's imports changed)")
     return None
 
 

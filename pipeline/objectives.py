@@ -134,13 +134,16 @@ def classifier(tr, mask):
 
 def reinforce_m1m2(tr, mask, alpha=1.0):
     """M1+M2 for sampled discrete y: ELBO with a score-function gradient for q(y_U), plus
-    alpha * log q(y_S | x)   (eq. 3, 4).  The baseline is the mean ELBO of the other particles.
+    alpha * log q(y_S | x)   (eq. 3, 4).  Each step's score term grad log q(y_t) is weighted by its
+    reward to go, sum_{s >= t} of the steps' single-sample ELBO terms (y_t cannot change earlier
+    terms), minus the mean of the other particles' reward to go at t (a leave-one-out baseline).
     theta's loss is the single-sample ELBO with q(y) a fixed proposal, as in model_loss."""
-    elbo = log_weights(tr, mask)                          # [K, B] single-sample ELBOs
-    K = elbo.shape[0]
-    baseline = (elbo.sum(0, keepdim=True) - elbo) / max(K - 1, 1) if K > 1 else elbo.mean()
-    score = (elbo - baseline).detach() * _unlabelled(tr, mask)
-    surrogate = elbo + score
+    steps = tr.log_px + tr.log_pz + tr.log_py - tr.log_qz - tr.log_qy.masked_fill(mask, 0.0)   # [K, B, T]
+    to_go = steps.flip(-1).cumsum(-1).flip(-1)
+    K = steps.shape[0]
+    baseline = (to_go.sum(0, keepdim=True) - to_go) / (K - 1) if K > 1 else to_go.mean()
+    score = ((to_go - baseline).detach() * tr.log_qy.masked_fill(mask, 0.0)).sum(-1)
+    surrogate = steps.sum(-1) + score
     theta_elbo = log_weights(dataclasses.replace(tr, log_qy=tr.log_qy.detach()), mask)
     return Losses(model=-theta_elbo.mean(),
                   inference=-surrogate.mean() - alpha * _labelled(tr, mask).mean(0).mean())

@@ -66,6 +66,13 @@ def read_runs(experiment, folders):
     return pd.DataFrame(rows), curves
 
 
+def read_trained(folders):
+    """One row per run folder of its metrics.json alone (runs that are trained and not scored), plus `folder`."""
+    import pandas as pd
+    rows = [{**read_json(_need(Path(f) / layout.METRICS)), "folder": str(f)} for f in folders]
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["method", "seed", "group", "folder"])
+
+
 def curves_by(frame, curves, key):
     """{value of `key`: [curve DataFrame of each run with that value]}, in frame order."""
     out = {}

@@ -38,13 +38,14 @@ class Run:
     rate: float = None     #   the supervision rate,
     pattern: str = None    #   uniform or variable,
     reader: str = None     #   and, to score, the ceiling run whose classifier reads the generations
+    budget: float = 1.0    # fraction of the training steps (Spec.scaled): 0.5 for the plateau check's runs
 
     @classmethod
     def from_args(cls, args, device):
         """The Run of a stage's parsed arguments (cli.run_parser's, cli.handwriting_args', --reader)."""
         a = vars(args)
         return cls(a["method"], a["seed"], a["data"], a["out"] if "out" in a else a["run"], device,
-                   **{k: a[k] for k in ("group", "rate", "pattern", "reader") if k in a})
+                   **{k: a[k] for k in ("group", "rate", "pattern", "reader", "budget") if k in a})
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ def train(run, training):
     """Train one run and write its files: seed, build the model, fit it (resuming from the checkpoint
     of an interrupted attempt with the same settings, Run, data and code), then write model.pt,
     curve.tsv and metrics.json = training.metrics(model, history)."""
-    spec = training.spec
+    spec = training.spec.scaled(run.budget)
     seed_everything(spec.seed)
     model = training.model.build()
     ckpt = checkpoint_path(run.folder, {"cfg": training.settings, **dataclasses.asdict(run)}, [run.data])

@@ -11,7 +11,7 @@ import math
 import os
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -88,6 +88,11 @@ class Spec:
                    particles=particles or method.particles or cfg["particles"], lr=cfg["lr"], seed=seed,
                    enumerate_y=method.enumerate_y, use_labels=method.uses_labels,
                    grad_clip=cfg.get("grad_clip", 0.0), lr_decay=cfg.get("lr_decay", "constant"))
+
+
+    def scaled(self, budget):
+        """The same run at `budget` times the epochs (at least one), on the same schedule's shape."""
+        return self if budget == 1 else replace(self, epochs=max(1, int(self.epochs * budget + 0.5)))
 
 
 def _check_finite(spec, trace, losses, epoch, step):

@@ -31,7 +31,7 @@ def test_a_model_edit_names_the_sequence_runs_and_nothing_else(copy):
     edit(copy, "pipeline/models/dvrnn.py")
     named = stages_naming(copy, "pipeline/models/dvrnn.py")
     assert named and all(SEQUENCE_RUNS.match(n) for n in named), sorted(n for n in named if not SEQUENCE_RUNS.match(n))
-    for group in ("train_handwriting@", "score_handwriting_variable@", "train_flies@", "score_flies@"):
+    for group in ("train_handwriting@", "score_handwriting_scattered@", "train_flies@", "score_flies@"):
         assert any(n.startswith(group) for n in named), group
     assert not any("mnist" in n or n.startswith(("prepare_", "report_")) for n in named)
 

@@ -35,13 +35,24 @@ def test_further_rates_add_a_rates_group_and_none_leaves_it_out():
         config.validate({**PARAMS, "handwriting": {**PARAMS["handwriting"], "rates": [0]}})
 
 
-def test_the_normalised_ssws_row_is_trained_only_when_switched_on():
-    def variable(on):
-        p = {**PARAMS, "handwriting": {**PARAMS["handwriting"], "normalised_ssws": on}}
-        stage = {s.name: s for s in graph.stages(p)}["train_handwriting_variable"]
-        return stage.matrix["method"]
-    assert variable(False) == ["cws", "ssws"] and variable(True) == ["cws", "ssws", "ssws_normalised"]
-    assert graph.current({**PARAMS, "handwriting": {**PARAMS["handwriting"], "normalised_ssws": True}}) is not None
+def test_the_variable_rows_are_trained_only_when_switched_on():
+    def variable(on, normalised):
+        p = {**PARAMS, "handwriting": {**PARAMS["handwriting"], "variable_supervision": on, "normalised_ssws": normalised}}
+        stage = {s.name: s for s in graph.stages(p)}.get("train_handwriting_variable")
+        return stage.matrix["method"] if stage else None
+    assert variable(False, True) is None
+    assert variable(True, False) == ["cws", "ssws"] and variable(True, True) == ["cws", "ssws", "ssws_normalised"]
+    assert graph.current({**PARAMS, "handwriting": {**PARAMS["handwriting"], "variable_supervision": True}}) is not None
+
+
+def test_the_plateau_runs_are_the_first_seed_of_the_compared_methods_at_half_the_steps():
+    stages = {s.name: s for s in graph.stages(PARAMS)}
+    half = stages["train_handwriting_half"]
+    assert half.matrix == {"method": ["cws", "ssws", "reinforce", "baseline"]}
+    assert half.args["budget"] == 0.5 and half.args["seed"] == PARAMS["seeds"][0]
+    assert "score_handwriting_half" not in stages
+    report = stages["report_handwriting"]
+    assert f"runs/handwriting/main/half/cws-s{PARAMS['seeds'][0]}/metrics.json" in report.deps
 
 
 def test_the_k50_row_is_trained_only_when_switched_on_and_the_enumerated_row_always():

@@ -372,3 +372,55 @@ def test_the_halves_recombine_into_enumerated_cws_and_cws():
     both, plain = obj.enumerated_cws(enumerated, b["mask"]), obj.cws(sampled, b["mask"])
     assert torch.equal(phi.inference, both.inference) and torch.equal(theta.model, both.model)
     assert torch.equal(phi.model, plain.model) and torch.equal(theta.inference, plain.inference)
+
+
+# ---------------------------------------------------------------- two steps: REINFORCE's reward to go, CWS against SSWS
+CHAIN_X = torch.tensor([0.4, -0.9], dtype=torch.float64)
+
+
+def test_reinforce_per_step_gradient_is_unbiased_when_q_reads_the_history():
+    """The reward-to-go estimator against the exact ELBO gradient of a two-step chain (enumeration)."""
+    from tests.tiny_model import TinyChain
+    model = TinyChain(reads_history=True)
+    exact = torch.autograd.grad(model.exact_elbo(CHAIN_X), model.phi())
+    none = torch.full((40000, 2), -1)
+    loss = obj.reinforce_m1m2(model(CHAIN_X, none, 2), none >= 0).inference
+    estimate = torch.autograd.grad(-loss, model.phi())
+    for e, x in zip(estimate, exact):
+        assert torch.allclose(e, x, atol=0.03), (e, x)
+
+
+def test_the_reward_to_go_test_can_fail():
+    """Weighting each step's score by the reward *so far* (a wrong causality) is biased on the same chain."""
+    from tests.tiny_model import TinyChain
+    model = TinyChain(reads_history=True)
+    exact = torch.autograd.grad(model.exact_elbo(CHAIN_X), model.phi())
+    none = torch.full((40000, 2), -1)
+    tr = model(CHAIN_X, none, 2)
+    steps = tr.log_px - tr.log_qy
+    so_far = steps.cumsum(-1)
+    baseline = so_far.flip(0)                                    # K = 2: the other particle
+    wrong = steps.sum(-1) + ((so_far - baseline).detach() * tr.log_qy).sum(-1)
+    estimate = torch.autograd.grad(wrong.mean(), model.phi())
+    assert max((e - x).abs().max().item() for e, x in zip(estimate, exact)) > 0.1
+
+
+@pytest.mark.parametrize("labelled_step", [0, 1])
+def test_cws_and_ssws_phi_gradients_are_equal_when_q_does_not_read_the_particles_history(labelled_step):
+    """With q(y_t | x) alone, q(y_S) is the same for every particle and cancels from CWS's normalised
+    weights (eq. 15), leaving wake-phi on y_U minus log q(y_S): SSWS's eq. 14.  When q(y_2) reads the
+    particle's y_1, q(y_S) differs between particles and the two gradients differ.  The paper's
+    CWS-SSWS difference comes from there, and from nothing else."""
+    from tests.tiny_model import TinyChain
+    labels = torch.full((64, 2), -1)
+    labels[:, labelled_step] = torch.arange(64) % 3
+    for reads in (False, True):
+        equal = not (reads and labelled_step == 1)   # only a labelled y_2 has a q that reads a sampled y_1
+        torch.manual_seed(1)
+        model = TinyChain(reads_history=reads)
+        tr = model(CHAIN_X, labels, 4)
+        mask = labels >= 0
+        g_cws = torch.autograd.grad(obj.cws(tr, mask).inference, model.phi(), retain_graph=True, allow_unused=True)
+        g_ssws = torch.autograd.grad(obj.ssws(tr, mask).inference, model.phi(), allow_unused=True)
+        gap = max((a - b).abs().max().item() for a, b in zip(g_cws, g_ssws) if a is not None)
+        assert (gap < 1e-12) if equal else (gap > 1e-3), (reads, gap)

@@ -33,7 +33,7 @@ def _params():
     ("supervision", -0.1, "key 'supervision' is -0.1; it must be a number in [0, 1]"),
     ("supervision", "abc", "key 'supervision' is 'abc'; it must be a number in [0, 1]"),
     ("seeds", [], "key 'seeds' is []; it must be a non-empty list"),
-    ("supervision_pattern", "random", "one of uniform, variable"),
+    ("supervision_pattern", "random", "one of sequences, scattered, variable"),
     ("mnist.source", "ftp", "key 'mnist.source' is 'ftp'; it must be one of embedded, download, local"),
     ("handwriting.source", "web", "one of embedded, deepwriting, iamondb"),
     ("flies.source", "camera", "key 'flies.source'"),

@@ -208,3 +208,27 @@ def test_per_digit_verdicts_widen_the_seed_interval_by_the_digits_noise():
     spread = {s: np.r_[np.ones(100), np.zeros(100)] for s in range(5)}      # a gap of 50 points on every digit
     assert verdicts.paired_items("A", "B", spread, {s: np.zeros(200) for s in range(5)}).verdict == "reproduced"
     assert verdicts.paired_items("A", "B", {0: np.ones(3)}, {0: np.zeros(3)}).verdict == "inconclusive"   # one seed
+
+
+def test_the_plateau_check_fires_when_the_rival_was_still_closing_the_gap():
+    """A constructed still-improving rival: at half the steps it trailed by 12 points, at all of them by
+    4; the seeds agree, so the interval is narrow and excludes 0, but over the last doubling the gap
+    moved by more than the interval allows: not converged."""
+    ours, theirs = {0: 0.80, 1: 0.81, 2: 0.79}, {0: 0.76, 1: 0.77, 2: 0.755}
+    half_ours, half_theirs = {0: 0.78}, {0: 0.66}
+    c = verdicts.paired_plateau("A", "B", ours, theirs, half_ours, half_theirs)
+    assert c.verdict == "inconclusive" and c.settled is False and c.moved == pytest.approx(-0.08)
+    entry = verdicts.claim("A beats B", "", "", [c])
+    assert "not converged" in entry["why"] and "not settled" in entry["plateau"]
+    # the same runs with a rival that had stopped improving: the verdict stands, the check is recorded
+    settled = verdicts.paired_plateau("A", "B", ours, theirs, {0: 0.795}, {0: 0.755})
+    assert settled.verdict == "reproduced" and settled.settled is True
+    # without half-length runs nothing is checked
+    assert verdicts.paired_plateau("A", "B", ours, theirs, {}, {}).settled is None
+
+
+def test_the_plateau_check_also_fires_when_the_gap_changed_sign_over_the_last_doubling():
+    ours, theirs = {0: 0.70, 1: 0.71, 2: 0.69}, {0: 0.75, 1: 0.765, 2: 0.74}       # contradicted at full length
+    c = verdicts.paired_plateau("A", "B", ours, theirs, {0: 0.72}, {0: 0.68})       # A led at half the steps
+    assert c.verdict == "inconclusive" and c.settled is False
+    assert verdicts.unless_moved(verdicts.paired("A", "B", ours, theirs), -0.05, float("nan")).settled is None

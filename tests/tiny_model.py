@@ -90,3 +90,51 @@ def batch(x, B, labels=None):
 
 def log_mean_exp(t, dim=0):
     return torch.logsumexp(t, dim) - math.log(t.shape[dim])
+
+
+class TinyChain(nn.Module):
+    """Two steps, small enough to enumerate: y_t in {0..C-1}, x_t in R, no z.
+
+    p(y_1) = softmax(pi), p(y_2 | y_1) = softmax(trans[y_1]), p(x_t | y_t) = N(mu_{y_t}, 1);
+    q(y_1 | x) = softmax(q1), q(y_2 | x, y_1) = softmax(q2 + reads * w[y_1]): with `reads_history`
+    q(y_2) reads the particle's own y_1, as the DVRNN's q(y_t) reads the particle's state h_{t-1}."""
+
+    def __init__(self, C=3, seed=0, reads_history=False):
+        super().__init__()
+        self.reads = 1.0 if reads_history else 0.0
+        g = torch.Generator().manual_seed(seed)
+        r = lambda *s: torch.randn(*s, generator=g, dtype=torch.float64)  # noqa: E731
+        self.pi, self.trans, self.mu = nn.Parameter(r(C) * 0.5), nn.Parameter(r(C, C)), nn.Parameter(r(C) * 1.5)
+        self.q1, self.q2, self.w = nn.Parameter(r(C)), nn.Parameter(r(C)), nn.Parameter(r(C, C))
+
+    def phi(self):
+        return [self.q1, self.q2, self.w]
+
+    def _q2(self, y1):
+        return torch.log_softmax(self.q2 + self.reads * self.w[y1], -1)
+
+    def log_joint(self, x, y1, y2):
+        """log p(x_1, x_2, y_1, y_2) and log q(y_1, y_2 | x) per step: ([..., 2], [..., 2])."""
+        log_p = torch.stack([torch.log_softmax(self.pi, 0)[y1] + Normal(self.mu[y1], 1.0).log_prob(x[0]),
+                             torch.log_softmax(self.trans[y1], -1).gather(-1, y2[..., None])[..., 0]
+                             + Normal(self.mu[y2], 1.0).log_prob(x[1])], -1)
+        log_q = torch.stack([torch.log_softmax(self.q1, 0)[y1], self._q2(y1).gather(-1, y2[..., None])[..., 0]], -1)
+        return log_p, log_q
+
+    def exact_elbo(self, x):
+        """sum over (y_1, y_2) of q(y | x) [log p(x, y) - log q(y | x)], by enumeration."""
+        C = len(self.pi)
+        y1, y2 = torch.meshgrid(torch.arange(C), torch.arange(C), indexing="ij")
+        log_p, log_q = self.log_joint(x, y1.reshape(-1), y2.reshape(-1))
+        return (log_q.sum(-1).exp() * (log_p - log_q).sum(-1)).sum()
+
+    def forward(self, x, labels, K):
+        """A Trace [K, B, 2] for B copies of x with labels [B, 2] (-1: sample y_t from q)."""
+        B = labels.shape[0]
+        y1 = Categorical(logits=self.q1).sample((K, B))
+        y1 = torch.where(labels[:, 0] >= 0, labels[:, 0], y1)
+        y2 = Categorical(logits=self._q2(y1)).sample()
+        y2 = torch.where(labels[:, 1] >= 0, labels[:, 1], y2)
+        log_p, log_q = self.log_joint(x, y1, y2)
+        zero = torch.zeros_like(log_p)
+        return Trace(log_px=log_p, log_pz=zero, log_py=zero, log_qz=zero, log_qy=log_q, y=torch.stack([y1, y2], -1))

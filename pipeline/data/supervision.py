@@ -3,6 +3,7 @@ annotation bouts (runs of equal labels) that can be thinned."""
 import numpy as np
 
 from pipeline import PipelineError
+from pipeline.declarations.handwriting import PATTERNS
 
 
 def balanced_subset(labels, n, rng):
@@ -22,15 +23,32 @@ def balanced_subset(labels, n, rng):
     return np.sort(np.concatenate(chosen))
 
 
-def step_mask(n_seq, length, rate, pattern, rng):
-    """Boolean [n_seq, length] mask of labelled steps; exactly round(rate * n_seq * length) are True.
+def labelled_sequences(n_seq, rate, rng):
+    """Sorted indices of the round(rate * n_seq) sequences (at least one when rate > 0) that are fully
+    labelled, chosen by `rng`: the baseline's training set, and the labelled sequences of pattern `sequences`."""
+    count = int(round(rate * n_seq))
+    return np.sort(rng.permutation(n_seq)[:max(1, count) if rate > 0 else 0])
 
-    uniform:  every sequence has the same number of labelled steps, at random positions.
-    variable: per-sequence rates drawn from a U-shaped Beta with mean `rate`, so some sequences
-              are fully labelled, many have none, and the rest lie in between.
+
+def step_mask(n_seq, length, rate, pattern, rng):
+    """Boolean [n_seq, length] mask of labelled steps.
+
+    sequences: the sequences of labelled_sequences(n_seq, rate, rng) fully labelled, every other one
+               unlabelled: the paper's layout (sec. 4.2, "the same amount of full labels"), the
+               extreme case of sec. 3.3.2.  Given a fresh rng of the same seed, exactly the
+               baseline's labelled sequences.
+    scattered: every sequence has round(rate * length) labelled steps (give or take one), at random
+               positions: the same number of steps, touching far more characters (a sensitivity row).
+    variable:  per-sequence rates drawn from a U-shaped Beta with mean `rate`, so some sequences
+               are fully labelled, many have none, and the rest lie in between.
+    scattered and variable label exactly round(rate * n_seq * length) steps.
     """
+    if pattern == "sequences":
+        mask = np.zeros((n_seq, length), dtype=bool)
+        mask[labelled_sequences(n_seq, rate, rng)] = True
+        return mask
     total = int(round(rate * n_seq * length))
-    if pattern == "uniform":
+    if pattern == "scattered":
         counts = np.full(n_seq, total // n_seq)
         counts[rng.permutation(n_seq)[: total - counts.sum()]] += 1
     elif pattern == "variable":
@@ -43,7 +61,7 @@ def step_mask(n_seq, length, rate, pattern, rng):
             counts = np.floor(r * length).astype(int)
             counts = _adjust(counts, total, length, rng)
     else:
-        raise PipelineError(f"supervision_pattern {pattern!r}: use 'uniform' or 'variable'")
+        raise PipelineError(f"supervision_pattern {pattern!r}: use one of {', '.join(PATTERNS)}")
     mask = np.zeros((n_seq, length), dtype=bool)
     for i, c in enumerate(counts):
         mask[i, rng.choice(length, size=c, replace=False)] = True

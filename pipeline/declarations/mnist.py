@@ -1,6 +1,7 @@
 """MNIST (paper sec. 4.1, Fig. 2): M2 trained by CWS, M1+M2 and the sensitivity rows, 100 labels."""
 from pipeline import layout, rules
-from pipeline.declaration import WHERE, Experiment, Group, matrix_runs, prepare_stage, report_stage, run_stages, seeds_of
+from pipeline.declaration import (WHERE, Experiment, Group, matrix_runs, plateau_stages, prepare_stage, report_stage,
+                                  run_stages, seeds_of)
 from pipeline.methods import MANY_PARTICLES, Method
 from pipeline.sized import sized
 
@@ -44,9 +45,12 @@ def pool_stages(exp, params):
 
 
 def stages(exp, params):
+    """Every method by every seed; the first seed of every method again at half the steps (the rule's
+    plateau check); the pool row."""
     runs_, folders = matrix_runs(exp, params, "val_accuracy")
+    (half, _), plateau = plateau_stages(exp, params, exp.members(params), {}, "val_accuracy")
     pool, pool_runs = pool_stages(exp, params)
-    return [prepare_stage(exp), *runs_, *pool, report_stage(exp, folders + pool_runs)]
+    return [prepare_stage(exp), *runs_, half, *pool, report_stage(exp, folders + pool_runs, plateau=plateau)]
 
 
 def headline(summary):

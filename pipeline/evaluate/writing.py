@@ -12,8 +12,11 @@ written so far is tracked for the model (models/pen_context.py).
 
 `legibility` reads strokes with a classifier of x alone (the ceiling run's q(y | x)) in windows cut
 as the training windows are: the per-step top-1 accuracy against the characters written.
-`chance_labels` gives the control that accuracy is judged against: the same segments with their
-characters shuffled, so a reader that sees no letters scores what the label frequencies allow.
+Two controls keep everything of a generation but the letters' shapes.  `destroyed_ink` (the one
+the Fig. 4 claim is judged against) gives every character segment the ink of another character,
+resampled to the segment's length, and keeps the pen states, the end-of-character flags and the
+durations: a reader that leans on those, not on letter shapes, reads it as well as the generation.
+`chance_labels` (a second row) shuffles the characters among the segments, keeping the segmentation.
 """
 from dataclasses import dataclass
 
@@ -98,6 +101,28 @@ def chance_labels(x, y, rng):
     return y[first][rng.permutation(len(first))][seg]
 
 
+def destroyed_ink(x, y, rng):
+    """x [T, 4] with each segment's displacements (columns 0-1) replaced by those of a segment of another
+    character, of the nearest length (ties broken by rng), linearly resampled to the segment's length;
+    pen and end-of-character flags (columns 2-3) kept.  Segments with no other character keep their ink."""
+    x, y = np.asarray(x), np.asarray(y)
+    seg = segments(x, y)
+    bounds = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1], True])
+    spans = list(zip(bounds[:-1], bounds[1:]))
+    out = x.copy()
+    for a, b in spans:
+        donors = [(c, d) for c, d in spans if y[c] != y[a]]
+        if not donors:
+            continue
+        gap = np.array([abs((d - c) - (b - a)) for c, d in donors])
+        nearest = np.flatnonzero(gap == gap.min())
+        c, d = donors[nearest[rng.integers(len(nearest))]]
+        where = np.linspace(0, d - c - 1, b - a)
+        for col in (0, 1):
+            out[a:b, col] = np.interp(where, np.arange(d - c), x[c:d, col])
+    return out
+
+
 def windows(strokes, y, seq_len, mean, std):
     """Training-length windows of one sample (standardised strokes [T, 4]), each starting at a zero
     displacement: (x [n, seq_len, 4], y [n, seq_len])."""
@@ -113,12 +138,13 @@ def read(reader, xw):
     return reader.class_probabilities(batch, 1).cpu().numpy()
 
 
-def legibility(reader, samples, seq_len, mean, std, against=None):
+def legibility(reader, samples, seq_len, mean, std, against=None, ink=None):
     """Per-step top-1 accuracy of the reader on samples [(x [T, 4], y [T]), ...] cut into windows,
-    against y, or against against(x, y) (e.g. chance_labels) when given."""
+    against y, or against against(x, y) (e.g. chance_labels) when given; the strokes replaced by
+    ink(x, y) (e.g. destroyed_ink) when given."""
     xs, ys = [], []
     for x, y in samples:
-        xw, yw = windows(x, y if against is None else against(x, y), seq_len, mean, std)
+        xw, yw = windows(x if ink is None else ink(x, y), y if against is None else against(x, y), seq_len, mean, std)
         xs.append(xw)
         ys.append(yw)
     xw, yw = np.concatenate(xs), np.concatenate(ys)

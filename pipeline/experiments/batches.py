@@ -8,24 +8,44 @@ from pipeline import objectives
 from pipeline.evaluate.classification import topk_accuracy
 
 
-def batch_maker(arrays, batch_size, device, steps=None):
+def batch_maker(arrays, batch_size, device, steps=None, label_dropout=0.0, labelled_share=0.0):
     """make_batches(rng) for the training loop: shuffled batches of whole sequences.
 
     arrays: dict name -> [N, T, ...] numpy arrays with at least x, labels and mask; a final
     short batch is dropped so every step sees the same batch size.  With `steps`, an epoch is
     that many batches, from as many shuffled passes over the data as they take (a small
-    training set then gets as many gradient steps as a large one)."""
+    training set then gets as many gradient steps as a large one).  With `label_dropout` p, each
+    labelled step of a batch is shown unlabelled with probability p, drawn afresh every batch from
+    the epoch's rng: y is then sampled from q there, so q cannot learn to copy a label fed to the
+    recurrence at the step before (over the epochs every label is still seen).  With `labelled_share` s,
+    round(s * batch_size) of each batch's sequences come from those with a label and the rest from
+    those without (each pool shuffled and cycled), as MNIST's batches carry labelled digits: when few
+    sequences are labelled, every step still sees labels (without either pool: plain batches)."""
     tensors = {k: torch.as_tensor(v, device=device) for k, v in arrays.items()}
     n = len(tensors["x"])
     batch_size = min(batch_size, n)
-    per_pass = n // batch_size
+    steps = steps or n // batch_size
+    labelled = np.asarray(arrays["mask"]).reshape(n, -1).any(1)
+    pools = [np.flatnonzero(labelled), np.flatnonzero(~labelled)]
+    share = int(round(labelled_share * batch_size)) if labelled_share and all(len(p) for p in pools) else 0
+    parts = [(np.arange(n), batch_size)] if not share else [(pools[0], share), (pools[1], batch_size - share)]
+
+    def cycled(rng, pool, per_step):
+        """steps * per_step indices of `pool`, from as many shuffled passes as they take, as [steps, per_step]."""
+        usable = len(pool) // per_step * per_step or len(pool)
+        passes = -(-steps * per_step // usable)
+        order = np.concatenate([pool[rng.permutation(len(pool))[:usable]] for _ in range(passes)])
+        return order[:steps * per_step].reshape(steps, per_step)
 
     def make_batches(rng):
-        order = np.concatenate([rng.permutation(n)[:per_pass * batch_size]
-                                for _ in range(-(-(steps or per_pass) // per_pass))])
-        for start in range(0, (steps or per_pass) * batch_size, batch_size):
-            idx = torch.as_tensor(order[start:start + batch_size], device=device)
-            yield {k: v[idx] for k, v in tensors.items()}
+        order = np.concatenate([cycled(rng, pool, k) for pool, k in parts], axis=1)
+        for step in range(steps):
+            idx = torch.as_tensor(order[step], device=device)
+            batch = {k: v[idx] for k, v in tensors.items()}
+            if label_dropout:
+                shown = torch.as_tensor(rng.random(tuple(batch["mask"].shape)) >= label_dropout, device=device)
+                batch["mask"] = batch["mask"] & shown
+            yield batch
     return make_batches
 
 

@@ -20,7 +20,7 @@ from pipeline import runs
 from pipeline.data.handwriting.hershey import render_text
 from pipeline.data.handwriting.strokes import standardise
 from pipeline.data.handwriting.text import FIG4_TEXT, clean_text, encode_text
-from pipeline.data.supervision import step_mask
+from pipeline.data.supervision import labelled_sequences, step_mask
 from pipeline.declarations.handwriting import METHODS
 from pipeline.evaluate import writing
 from pipeline.experiments.batches import accuracy_evaluator, batch_maker
@@ -52,18 +52,33 @@ def spec_for(method, cfg, seed, name):
 
 def training_set(data, method, rate, pattern, seed):
     """x, labels and mask the run may see.  Unlabelled steps carry label -1, so no hidden label
-    can reach training.  The baseline keeps only round(rate * N) sequences, fully labelled."""
+    can reach training.  The baseline keeps only round(rate * N) sequences, fully labelled; under
+    pattern `sequences` the other methods see those same sequences labelled and the rest unlabelled.
+    rows: the indices of the training sequences kept."""
     x, y = data["x_train"], data["y_train"]
     rng = np.random.default_rng([seed, 11])
+    keep = np.arange(len(x))
     if method == "baseline":
-        keep = np.sort(rng.permutation(len(x))[:max(1, int(round(rate * len(x))))])
+        keep = labelled_sequences(len(x), rate, rng)
         x, y = x[keep], y[keep]
         mask = np.ones(y.shape, dtype=bool)
     else:
         mask = step_mask(len(x), x.shape[1], rate, pattern, rng)
     mask &= y >= 0                      # steps whose label the source does not know stay unlabelled
     labels = np.where(mask, y, -1)
-    return {"x": x, "labels": labels, "mask": mask}
+    return {"x": x, "labels": labels, "mask": mask, "rows": keep}
+
+
+def characters_touched(x, y, mask):
+    """{labelled_characters, characters}: the characters (segments ending at an end-of-character flag,
+    or where the label changes) of the training sequences with at least one labelled step, and all of
+    them: a layout's label budget in characters, beside its budget in steps."""
+    ends = np.zeros(y.shape, dtype=bool)
+    ends[:, :-1] = (x[:, :-1, 3] > 0.5) | (y[:, 1:] != y[:, :-1])
+    ends[:, -1] = True
+    ids = np.cumsum(ends, axis=1) - ends + ends.shape[1] * np.arange(len(y))[:, None]
+    known = y >= 0
+    return {"labelled_characters": int(len(np.unique(ids[mask & known]))), "characters": int(len(np.unique(ids[known])))}
 
 
 def validation_set(cfg, data):
@@ -76,15 +91,21 @@ def training(settings, run):
     train = with_inputs(cfg, training_set(data, run.method, run.rate, run.pattern, run.seed))
     spec = spec_for(run.method, cfg, run.seed, str(run.folder))
     steps = len(data["x_train"]) // min(cfg["batch_size"], len(data["x_train"]))   # every method: as many steps
+    labelled = np.zeros(data["y_train"].shape, dtype=bool)                          # over the whole training set
+    labelled[train.pop("rows")] = train["mask"]
 
     def metrics(model, history):
         last = history[-1]
         return {"method": run.method, "group": run.group, "rate": run.rate, "pattern": run.pattern, "seed": run.seed,
                 "labelled_steps": int(train["mask"].sum()), "train_sequences": int(len(train["x"])),
+                **characters_touched(data["x_train"], data["y_train"], labelled),
                 **{k: last[k] for k in ("val_top1", "val_top5", "val_top10")},
                 "val_top10_best": max(r["val_top10"] for r in history[1:])}
 
-    return runs.Training(spec, model_of(cfg, run.method, data), batch_maker(train, cfg["batch_size"], run.device, steps),
+    dropout = cfg["label_dropout"] if run.method != "baseline" else 0.0    # the baseline's q has no history to copy
+    return runs.Training(spec, model_of(cfg, run.method, data),
+                         batch_maker(train, cfg["batch_size"], run.device, steps, label_dropout=dropout,
+                                     labelled_share=cfg["labelled_share"]),
                          accuracy_evaluator(validation_set(cfg, data), run.device, particles=cfg["eval_particles"]),
                          metrics, settings.snapshot())
 
@@ -98,9 +119,12 @@ def score(settings, run):
     is fed the true labels y_<t instead of q's own samples (free-running accuracy is in metrics.json;
     the difference is the exposure-bias gap).  generation: `generations` samples of FIG4_TEXT written by
     the model (writing.write, seeded by the run's seed); legibility: how well the ceiling classifier
-    of run.reader (every label seen, x alone) reads them; chance_legibility: the same against the
-    written characters shuffled among their segments (writing.chance_labels); reference_legibility:
-    how well it reads the rendered sentence itself."""
+    of run.reader (every label seen, x alone) reads them; ink_control_legibility: the same generations
+    with every character's ink replaced by another character's (writing.destroyed_ink: pen states,
+    end-of-character flags and durations kept); chance_legibility: against the written characters
+    shuffled among their segments (writing.chance_labels); reference_legibility and
+    reference_ink_control_legibility: the rendered sentence itself, and with its ink destroyed;
+    distinct_generations: how many of the samples differ (z is the only randomness)."""
     cfg, data, device, seed = settings["handwriting"], np.load(run.data), run.device, run.seed
     mean, std, seq_len = data["mean"], data["std"], data["x_train"].shape[1]
     model, reader = runs.load_run(run.folder, device), runs.load_run(run.reader, device)
@@ -110,12 +134,16 @@ def score(settings, run):
     torch.manual_seed(seed)
     samples = [writing.write(model, encode_text(clean_text(FIG4_TEXT)), mean, std) for _ in range(cfg["generations"])]
     rng = np.random.default_rng([seed, 5])
+    true = [(standardise(reference, mean, std), reference_y)]
     read = lambda *args, **kw: writing.legibility(reader, *args, seq_len, mean, std, **kw)  # noqa: E731
     scores = {"method": run.method, "group": run.group, "rate": run.rate, "pattern": run.pattern, "seed": seed,
               **forced,
               "legibility": read(samples),
+              "ink_control_legibility": read(samples, ink=lambda x, y: writing.destroyed_ink(x, y, rng)),
               "chance_legibility": read(samples, against=lambda x, y: writing.chance_labels(x, y, rng)),
-              "reference_legibility": read([(standardise(reference, mean, std), reference_y)]),
+              "reference_legibility": read(true),
+              "reference_ink_control_legibility": read(true, ink=lambda x, y: writing.destroyed_ink(x, y, rng)),
+              "distinct_generations": len({np.round(x, 3).tobytes() for x, _ in samples}),
               "generations": cfg["generations"], "steps_written": [len(x) for x, _ in samples]}
     length = max(len(x) for x, _ in samples)
     pad = lambda a: np.pad(a, [(0, length - len(a))] + [(0, 0)] * (a.ndim - 1))  # noqa: E731

@@ -1,5 +1,6 @@
 """The MNIST report page: Fig. 2a curves, Fig. 2b/c reconstructions, accuracy table, verdict.
 Reads the run and score files of the runs it is given; loads no model."""
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ from pipeline.io import write_json
 from pipeline.report import figures, verdicts
 from pipeline.report.pages import embed, render
 from pipeline.report.tables import ACCURACY, fmt_col, summarise
-from pipeline.run_folder import curves_by, read_arrays, read_runs
+from pipeline.run_folder import curves_by, read_arrays, read_runs, read_trained
 from pipeline.sized import profile_of
 
 COLUMNS = ["val_accuracy", "val_accuracy_best", "val_accuracy_mean_over_epochs", "val_cluster_accuracy",
@@ -26,22 +27,31 @@ INTERVAL = ("Intervals of final accuracies also carry the validation digits' sam
             "epochs keep the t-interval over seeds (no per-digit scores for them).")
 
 
-def final(frame, arrays, curves, winner, rival, labels=None):
+def final(frame, arrays, curves, winner, rival, labels=None, half=None):
     """paired_items on final accuracy (per-digit correctness from the score stage, `arrays`: {folder:
-    correct}) with the rule's convergence condition: the Comparison of `winner` beats `rival` (methods)."""
+    correct}) with the rule's convergence condition: the Comparison of `winner` beats `rival` (methods).
+    half: the plateau check's runs (a frame of metrics at half the steps): with both methods there, the
+    plateau check (verdicts.unless_moved on the first seed's final accuracies); else the slope condition."""
     labels = labels or LABELS
     correct = lambda m: {int(r.seed): arrays[r.folder] for _, r in frame[frame.method == m].iterrows()}  # noqa: E731
+    c = verdicts.paired_items(labels[winner], labels[rival], correct(winner), correct(rival))
+    if half is not None and {winner, rival} <= set(half.method):
+        at_half = {m: half[half.method == m].iloc[0] for m in (winner, rival)}
+        seed = int(at_half[winner].seed)
+        full = {m: verdicts.by_seed(frame, "method", m, "val_accuracy").get(seed, np.nan) for m in (winner, rival)}
+        return verdicts.unless_moved(c, full[winner] - full[rival],
+                                     float(at_half[winner].val_accuracy - at_half[rival].val_accuracy))
     by_method = curves_by(frame, curves, "method")
-    return verdicts.unless_closing(verdicts.paired_items(labels[winner], labels[rival], correct(winner), correct(rival)),
-                                   verdicts.gain_per_epoch(by_method[winner], "val_accuracy"),
+    return verdicts.unless_closing(c, verdicts.gain_per_epoch(by_method[winner], "val_accuracy"),
                                    verdicts.gain_per_epoch(by_method[rival], "val_accuracy"))
 
 
-def claims(frame, curves, arrays):
+def claims(frame, curves, arrays, half=None):
     """The paper's MNIST claims and the sensitivity rows, each decided by the rule of verdicts.py
     (final accuracies by paired_items: digits' noise included), with a note where the compared runs had
-    not finished learning.  arrays: {folder: per-digit correctness}."""
+    not finished learning.  arrays: {folder: per-digit correctness}; half: the plateau check's runs."""
     acc = lambda m, col="val_accuracy": verdicts.by_seed(frame, "method", m, col)  # noqa: E731
+    final_ = functools.partial(final, half=half)
     present = set(frame.method)
     rivals = [m for m in ("m1m2", "rws", "m1") if m in present]
     out = []
@@ -49,7 +59,7 @@ def claims(frame, curves, arrays):
     for col, what in (("val_accuracy", "highest final validation accuracy"),
                       ("val_accuracy_mean_over_epochs", "highest mean validation accuracy over epochs (faster)")):
         if col == "val_accuracy":           # a final accuracy needs converged runs; the mean over epochs is the speed
-            comparisons = [final(frame, arrays, curves, "cws", m) for m in rivals]
+            comparisons = [final_(frame, arrays, curves, "cws", m) for m in rivals]
         else:
             comparisons = [verdicts.paired("CWS", LABELS[m], acc("cws", col), acc(m, col)) for m in rivals]
         ours = "; ".join(f"{LABELS[m]} {100 * np.mean(list(acc(m, col).values())):.1f}%" for m in ["cws", *rivals])
@@ -58,8 +68,8 @@ def claims(frame, curves, arrays):
                                   comparisons, why="against M1+M2 at the paper's alpha = 60 and both unsupervised "
                                                    "objectives", note=verdicts.still_rising(shown, "val_accuracy", LABELS)))
     if "m1m2_alpha1" in present:
-        c = final(frame, arrays, curves, "cws", "m1m2_alpha1")
-        gap = final(frame, arrays, curves, "m1m2", "m1m2_alpha1", {**LABELS, "m1m2": "M1+M2 alpha = 60",
+        c = final_(frame, arrays, curves, "cws", "m1m2_alpha1")
+        gap = final_(frame, arrays, curves, "m1m2", "m1m2_alpha1", {**LABELS, "m1m2": "M1+M2 alpha = 60",
                                                                    "m1m2_alpha1": "alpha = 1"})
         entry = verdicts.claim(
             "Sensitivity (not a paper claim): CWS against M1+M2 with the same supervised weight, alpha = 1",
@@ -70,9 +80,9 @@ def claims(frame, curves, arrays):
         entry["paper_claim"] = False
         out.append(entry)
     if {"cws_enumerated", "m1m2"} <= present:
-        out.append(source_of_gap(acc, lambda w, r: final(frame, arrays, curves, w, r), "cws_k50" in present))
+        out.append(source_of_gap(acc, lambda w, r: final_(frame, arrays, curves, w, r), "cws_k50" in present))
     if {"cws_phi_enumerated", "cws_theta_enumerated"} <= present:
-        out.append(halves(acc, lambda w, r: final(frame, arrays, curves, w, r)))
+        out.append(halves(acc, lambda w, r: final_(frame, arrays, curves, w, r)))
     out.append({"claim": "CWS conditionally generates as well as prior art: z fixed, y varied (Fig. 2b, 2c)",
                 "paper": "images", "ours": "see Fig. 2b, 2c", "verdict": "not comparable", "difference": "",
                 "why": "a visual judgement"})
@@ -170,7 +180,7 @@ def weights_figure(by_method, K):
     return fig
 
 
-def build(params, run_dirs, data_path, out):
+def build(params, run_dirs, data_path, out, plateau=()):
     """The page, its figures and its summary JSON (out: pages.Outputs) from the run folders; params: the
     stage's Settings."""
     cfg = params["mnist"]
@@ -201,13 +211,13 @@ def build(params, run_dirs, data_path, out):
     table = [{"label": LABELS.get(r.method, r.method), "n": r.n,
               **{name: fmt_col(r, c, 100) for name, c in
                  zip(("final", "best", "speed", "cluster", "posterior"), COLUMNS)}} for _, r in summary.iterrows()]
-    found = claims(frame, curves, arrays)
+    found = claims(frame, curves, arrays, read_trained(plateau))
     if len(pool_frame):
         found.insert(-1, pool_row(pool_frame, arrays, curves, frame))
     for entry in found:             # MNIST's runs follow mnist.seeds where the profile sets them
         if cfg["seeds"]:
             entry["why"] = entry["why"].replace("set `seeds` in params.yaml", "set `mnist.seeds` in params.yaml")
-    write_json(out.summary, {"claims": found, "runs": list(map(str, run_dirs)), **{
+    write_json(out.summary, {"claims": found, "runs": list(map(str, run_dirs)), "plateau": list(map(str, plateau)), **{
         r.method: {c: {"mean": r[c], "low": r[c + "_low"], "high": r[c + "_high"]} for c in COLUMNS}
         for _, r in summary.iterrows()}})
     render("mnist.html.j2", out.html, title="MNIST: semi-supervised M2 (paper Fig. 2)", claims=found,

@@ -8,10 +8,14 @@ share.  The 95% t-interval of the mean of d_s over seeds then decides:
   contradicted   the interval excludes 0 the other way
   inconclusive   the interval contains 0 (or there is one seed, and no interval)
 
-A reproduced or contradicted comparison between trained runs stands only if its gap was not
-closing when training stopped (`unless_closing`): when the trailing method's validation curve still
-rose faster than the leader's, by more than a point per epoch, more training could close the gap,
-and the comparison is inconclusive (not converged).
+A reproduced or contradicted comparison between trained runs stands only if it had settled: the
+plateau check (`unless_moved`).  The first seed of both methods also trains for half the steps on
+the same schedule (a cosine decay ends every run flat, so a slope at the end cannot tell whether
+more training would move the gap).  Its difference at half the steps, moved by how far the first
+seed's full-length difference lies from the mean, must keep the verdict's sign and lie inside the
+interval: over the last doubling of training the gap moved less than the seeds' own uncertainty.
+Otherwise the comparison is inconclusive (not converged).  Where no half-length runs exist (the
+user's own sequences), the older slope condition (`unless_closing`) applies.
 
 A claim that one method beats several (or holds at several rates) is reproduced when every
 comparison is, contradicted when any is, and inconclusive otherwise.
@@ -27,11 +31,11 @@ RULE = ("Runs are paired by seed (same seed: same data, labelled subset and init
         "comparison we take the per-seed difference between the paper's winner and its rival and its 95% "
         "t-interval over seeds: reproduced when the interval excludes 0 in the paper's direction, contradicted "
         "when it excludes 0 the other way, inconclusive when it contains 0. A reproduced or contradicted comparison "
-        "stands only if the gap was not closing when training stopped: when the trailing method's validation curve "
-        "still rose faster than the leader's by more than a point per epoch (least-squares slope over the last "
-        "third of the epochs, mean over seeds), the comparison is inconclusive (not converged). A claim over several "
-        "rivals or rates is reproduced when every comparison is, contradicted when any is, and inconclusive "
-        "otherwise.")
+        "stands only if it had settled (the plateau check): the first seed of both methods also trains for half the "
+        "steps on the same schedule, and its difference there, moved by how far that seed lies from the mean, must "
+        "keep the verdict's sign and lie inside the interval; otherwise the comparison is inconclusive (not "
+        "converged). A claim over several rivals or rates is reproduced when every comparison is, contradicted when "
+        "any is, and inconclusive otherwise.")
 CLOSING = 0.01          # a gap closing by more than this per epoch (one point of accuracy) blocks a verdict
 ORDER = ("contradicted", "inconclusive", "reproduced")      # a combined verdict is the first that occurs
 
@@ -47,6 +51,8 @@ class Comparison:
     verdict: str
     seeds_needed: int = None   # inconclusive only: seeds an interval excluding 0 would take at this mean and spread
     closing: float = None      # not converged only: how fast the gap was closing at the last epochs, per epoch
+    moved: float = None        # plateau check: the first seed's difference at full minus at half the steps
+    settled: bool = None       # plateau check: True passed, False fired (verdict made inconclusive), None not run
 
     def text(self, scale=1.0, unit=""):
         if not np.isfinite(self.diff):
@@ -110,6 +116,35 @@ def unless_closing(comparison, winner_gain, rival_gain, threshold=CLOSING):
     return replace(c, verdict="inconclusive", closing=float(closing))
 
 
+def unless_moved(comparison, full, half):
+    """The rule's plateau check.  full, half: the first seed's difference (winner - rival, in the claim's
+    direction) at the full and at half the steps.  The half-steps difference is moved by how far the
+    first seed lies from the mean (mean - full + half); a reproduced or contradicted comparison stands
+    when that keeps its sign and lies in [low, high], else it becomes inconclusive.  `moved` (full - half)
+    and `settled` record the check, whatever the verdict; nan inputs leave the comparison unchecked."""
+    c = comparison
+    if not (np.isfinite(full) and np.isfinite(half) and np.isfinite(c.diff)):
+        return c
+    moved = float(full - half)
+    at_half = c.diff - moved
+    settled = bool(c.low <= at_half <= c.high and np.sign(at_half) == np.sign(c.diff))
+    if c.verdict == "inconclusive" or settled:
+        return replace(c, moved=moved, settled=settled)
+    return replace(c, verdict="inconclusive", moved=moved, settled=False)
+
+
+def paired_plateau(winner, rival, ours, theirs, half_ours, half_theirs, higher_is_better=True):
+    """paired() with the plateau check: ours, theirs {seed: value} at the full steps; half_ours,
+    half_theirs {seed: value} of the runs at half the steps (the first seed; empty: no check)."""
+    c = paired(winner, rival, ours, theirs, higher_is_better)
+    seeds = sorted(set(half_ours) & set(half_theirs) & set(ours) & set(theirs))
+    if not seeds:
+        return c
+    sign = 1 if higher_is_better else -1
+    s = seeds[0]
+    return unless_moved(c, sign * (ours[s] - theirs[s]), sign * (half_ours[s] - half_theirs[s]))
+
+
 def paired_trained(winner, rival, ours, theirs, ours_curves, theirs_curves, column):
     """paired() between trained runs, with the convergence condition: each side's per-epoch
     frames (one per seed) give its gain per epoch in `column` at the end of training."""
@@ -146,7 +181,14 @@ def claim(text, paper, ours, comparisons, units=POINTS, why="", note=""):
     weakest = closest(comparisons)
     advice = ""
     closing = [c for c in comparisons if c.closing is not None]
-    if verdict == "inconclusive" and closing:
+    unsettled = [c for c in comparisons if c.settled is False]
+    if verdict == "inconclusive" and unsettled:
+        worst = max(unsettled, key=lambda c: abs(c.moved))
+        advice = (f"not converged: from half the steps to all of them the gap {worst.winner} - {worst.rival} moved by "
+                  f"{worst.moved * scale:+.1f}{unit} (first seed), so the verdict at half the steps would lie outside "
+                  f"the interval {worst.text(scale, unit)}: it waits for longer training (raise the profile's "
+                  f"`epochs` or `steps`)")
+    elif verdict == "inconclusive" and closing:
         fastest = max(closing, key=lambda c: c.closing)
         advice = (f"not converged: the gap {fastest.winner} - {fastest.rival} ({fastest.text(scale, unit)}) was closing by "
                   f"{fastest.closing * scale:.1f}{unit} per epoch when training stopped, so this verdict waits for longer "
@@ -161,7 +203,15 @@ def claim(text, paper, ours, comparisons, units=POINTS, why="", note=""):
                       f"clear of 0 (set `seeds` in params.yaml, run `python -m pipeline.graph`, then `make repro`)")
     return {"claim": text, "paper": paper, "ours": ours, "verdict": verdict,
             "difference": f"{weakest.winner} - {weakest.rival}: {weakest.text(scale, unit)}",
+            "plateau": plateau_text(comparisons, scale, unit),
             "comparisons": [asdict(c) for c in comparisons], "why": "; ".join(x for x in (why, advice, note) if x)}
+
+
+def plateau_text(comparisons, scale=100.0, unit=" points"):
+    """What the plateau check found for a claim's comparisons, one phrase each ('' when none was checked)."""
+    parts = [f"{c.winner} - {c.rival} moved {c.moved * scale:+.1f}{unit} from half the steps to all "
+             f"({'settled' if c.settled else 'not settled'})" for c in comparisons if c.moved is not None]
+    return "; ".join(parts)
 
 
 def gain_per_epoch(frames, column):

@@ -199,6 +199,10 @@ def test_mnist_runs_over_its_own_seeds_and_the_pool_row_over_its_first_ones():
             for s in own[:mnist.POOL_SEEDS]}
     assert pool <= report and not any(f"-s{own[-1]}/" in d for d in report if "/pool" in d)
     assert "--pool ${item.pool}" in SPEC["train_mnist_pool"]["cmd"] and "--pool" not in SPEC["score_mnist_pool"]["cmd"]
+    half = SPEC["train_mnist_half"]                     # the plateau check: the first of mnist.seeds at half the steps
+    assert f"--seed {own[0]}" in half["cmd"] and "--budget 0.5" in half["cmd"] and set(half["matrix"]["method"]) == set(
+        mnist.EXPERIMENT.members(PARAMS))
+    assert f"runs/mnist/half/cws-s{own[0]}/{layout.METRICS}" in report
     fallback = graph.stages({**PARAMS, "mnist": {**PARAMS["mnist"], "seeds": None, "pool_sizes": []}})
     train = next(s for s in fallback if s.name == "train_mnist")
     assert train.matrix["seed"] == "${seeds}" and not any(s.name.endswith("_pool") for s in fallback)

@@ -159,7 +159,7 @@ def plateau_stages(exp, params, methods, args, curve_y, group=None):
     """The plateau check's runs: the first seed of `methods` trained for PLATEAU_BUDGET of the steps,
     on the same schedule's shape, in runs/<exp>[/<group>]/half/.  ([train stage, score stage], folders);
     the report reads their metrics (and scores, where the verdict rests on scores)."""
-    seed, under = params["seeds"][0], "/".join(p for p in (group, "half") if p)
+    seed, under = seeds_of(exp, params)[0], "/".join(p for p in (group, "half") if p)
     where = layout.run_folder(exp.name, "${item.method}", seed, group=under)
     stages = run_stages(exp, {"method": list(methods)}, where,
                         {**args, "method": "${item.method}", "seed": seed, "budget": PLATEAU_BUDGET}, curve_y, group,
@@ -183,12 +183,19 @@ def report_stage(exp, folders, inputs=None, plateau=()):
                  outs=[layout.page(exp.name), *[f"{layout.FIGURES}/{n}" for n in exp.figures], layout.summary(exp.name)])
 
 
+def seeds_of(exp, params):
+    """The seeds of an experiment's runs: its section's own `seeds` where a profile sets them (mnist),
+    else the global `seeds`."""
+    return params[exp.name].get("seeds") or params["seeds"]
+
+
 def matrix_runs(exp, params, curve_y):
     """The train, score and report stages of an experiment of one comparison: every method the graph
-    trains (Experiment.members) by every seed, in runs/<exp>/<method>-s<seed>."""
+    trains (Experiment.members) by every seed (seeds_of), in runs/<exp>/<method>-s<seed>."""
     names = exp.members(params)
     folder = layout.run_folder(exp.name, "${item.method}", "${item.seed}")
-    runs = [layout.run_folder(exp.name, m, s) for m in names for s in params["seeds"]]
-    stages = run_stages(exp, {"method": names, "seed": "${seeds}"}, folder,
+    runs = [layout.run_folder(exp.name, m, s) for m in names for s in seeds_of(exp, params)]
+    own = params[exp.name].get("seeds")
+    stages = run_stages(exp, {"method": names, "seed": f"${{{exp.name}.seeds}}" if own else "${seeds}"}, folder,
                         {"method": "${item.method}", "seed": "${item.seed}"}, curve_y)
     return stages, runs

@@ -8,7 +8,8 @@ read, imports no torch) and says how a run of it differs from the experiment's d
   bind         (argument, value) pairs the objective is called with; a str value is a key of the
                experiment's settings (e.g. ("alpha", "alpha") passes cfg["alpha"]), a number is used as it is
   particles    K, where it is not the experiment's `particles` setting
-  enumerate_y  y summed out (one particle per class) instead of sampled: static models only"""
+  enumerate_y  y summed out (one particle per class) instead of sampled: static models only; "both": K
+               sampled particles and one per class, for an objective that uses each (objectives.split_particles)"""
 from dataclasses import dataclass
 
 MANY_PARTICLES = 50        # cws_k50: CWS with five times the default profile's particles
@@ -22,4 +23,4 @@ class Method:
     uses_labels: bool = True
     bind: tuple = ()
     particles: int = None
-    enumerate_y: bool = False
+    enumerate_y: object = False

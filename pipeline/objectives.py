@@ -181,6 +181,31 @@ def enumerated_cws(tr, mask):
     return Losses(model=-bound.mean(), inference=wake_phi(log_w, tr.log_qy.sum(-1)).mean())
 
 
+def split_particles(tr, classes):
+    """(sampled, enumerated): a trace of K sampled particles followed by `classes` enumerated ones (a
+    static model's forward with enumerate_y="both") cut into the two traces."""
+    def cut(part):
+        return dataclasses.replace(tr, **{f.name: getattr(tr, f.name)[part] for f in dataclasses.fields(tr)
+                                          if isinstance(getattr(tr, f.name), torch.Tensor)})
+    return cut(slice(None, -classes)), cut(slice(-classes, None))
+
+
+def phi_enumerated_cws(tr, mask, classes=10):
+    """CWS with only wake-phi's target exact (the trace of split_particles).  phi_y: enumerated_cws's
+    loss on the enumerated particles, -sum_k w~_k log q(k | x) with w_k = p(x, k, z_k) / q(z_k | x, k)
+    (labelled: -log q(y_S | x)); theta, phi_z: CWS's IWAE bound with y sampled (model_loss, eq. 8)."""
+    sampled, enumerated = split_particles(tr, classes)
+    return Losses(model=model_loss(sampled, mask), inference=enumerated_cws(enumerated, mask).inference)
+
+
+def theta_enumerated_cws(tr, mask, classes=10):
+    """CWS with only theta's bound exact in y (the trace of split_particles).  theta, phi_z:
+    enumerated_cws's bound on the enumerated particles, log sum_k p(x, k, z_k) / q(z_k | x, k)
+    (labelled: the IWAE bound over copies of the label); phi_y: CWS's wake-phi with y sampled (eq. 15)."""
+    sampled, enumerated = split_particles(tr, classes)
+    return Losses(model=enumerated_cws(enumerated, mask).model, inference=cws(sampled, mask).inference)
+
+
 # Every method's objective, by the name its entry in the registry (methods.py: Method.objective) gives.
 OBJECTIVES = {
     "cws": cws,
@@ -192,6 +217,8 @@ OBJECTIVES = {
     "reinforce": reinforce_m1m2,
     "m1m2": enumerated_m1m2,
     "cws_enumerated": enumerated_cws,
+    "cws_phi_enumerated": phi_enumerated_cws,
+    "cws_theta_enumerated": theta_enumerated_cws,
 }
 
 

@@ -66,6 +66,11 @@ def seeds(v):
     return None if ok else "a non-empty list of distinct whole numbers >= 0, e.g. [0, 1, 2]"
 
 
+def counts(v):
+    ok = isinstance(v, list) and all(count(n) is None and n > 0 for n in v) and len(set(v)) == len(v)
+    return None if ok else "a list of distinct whole numbers > 0, e.g. [1000, 2000], or [] for none"
+
+
 def rates(v):
     ok = isinstance(v, list) and all(open_fraction(r) is None for r in v)
     return None if ok else "a list of numbers in (0, 1], e.g. [0.5] or [] for none"
@@ -102,4 +107,8 @@ def sized(key, v):
         return None if isinstance(v, Real) and v >= 0 else "a number >= 0 (0 = off)"
     if key == "lr_decay":
         return choice("constant", "cosine")(v)
+    if key == "seeds":                  # an experiment's own seeds (mnist): null = the global `seeds`
+        return None if v is None else seeds(v)
+    if key == "pool_sizes":             # mnist's pool row: training digits per run, [] for none
+        return counts(v)
     return positive(v)

@@ -52,6 +52,26 @@ def paired_differences(ours, theirs, higher_is_better=True):
     return d[np.isfinite(d)]
 
 
+def seed_and_digit_interval(d, level=0.95):
+    """(mean, low, high) of a paired difference scored per seed and per evaluation item: d[s, i] =
+    ours - theirs on item i (e.g. a validation digit's 1/0 correctness) of the runs of seed s, with the
+    same items for every seed.  The items are a sample too, and one every seed shares, so the seed-level
+    t-interval of the per-seed means d_s misses their noise.  Over d[s, i] = mu + a_s + b_i + e_si:
+        Var(mean d) = Var a / S + Var b / N + Var e / (S N),
+    estimated as sd(d_s)^2 / S (the seed-level t-interval's: Var a / S + Var e / (S N)) plus the items'
+    component Var b / N (components(d)["window"]: (MS_item - MS_residual) / S, floored at 0), and
+        mean +- t_{(1 + level) / 2, S - 1} * sqrt(that).
+    With no item effect it is the seed-level t-interval of d_s; one seed gives a zero-width interval."""
+    d = np.asarray(d, np.float64)
+    S, N = d.shape
+    mean = float(d.mean())
+    if S < 2:
+        return (mean, mean, mean)
+    variance = float(np.var(d.mean(1), ddof=1)) / S + (components(d)["window"] / N if N > 1 else 0.0)
+    half = stats.t.ppf(0.5 + level / 2, S - 1) * math.sqrt(variance)
+    return (mean, mean - half, mean + half)
+
+
 def seeds_needed(d, level=0.95, cap=1000):
     """The smallest n with half_width(sd(d), n) < |mean(d)|, at this sample's spread
     (None when the mean is 0 or n would exceed `cap`)."""

@@ -74,7 +74,7 @@ class Spec:
     particles: int
     lr: float
     seed: int
-    enumerate_y: bool = False      # one particle per class (M1+M2 on a static model)
+    enumerate_y: object = False    # True: one particle per class (M1+M2 on a static model); "both": K sampled, then one per class
     use_labels: bool = True        # False: the objective never sees a label (RWS, M1, ...)
     grad_clip: float = 0.0         # 0 = off
     lr_decay: str = "constant"     # constant | cosine: lr falls to 0 along a half cosine over the run's steps
@@ -125,7 +125,7 @@ def train_step(model, spec, batch, opt_theta, opt_phi, groups, at=(0, 0)):
     at: (epoch, step), for the message of a loss that is not finite."""
     if not spec.use_labels:             # unsupervised: no label may reach the model, not even by teacher forcing
         batch = {**batch, "labels": torch.full_like(batch["labels"], -1), "mask": torch.zeros_like(batch["mask"])}
-    extra = {"enumerate_y": True} if spec.enumerate_y else {}
+    extra = {"enumerate_y": spec.enumerate_y} if spec.enumerate_y else {}
     trace = model(batch, spec.particles, **extra)
     losses = spec.objective(trace, batch["mask"])
     _check_finite(spec, trace, losses, *at)

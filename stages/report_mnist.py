@@ -8,7 +8,7 @@ from pipeline.report.pages import Outputs
 
 def main():
     a = report_parser(__doc__).parse_args()
-    mnist.build(settings.load(EXPERIMENT, "report"), a.runs, a.data, Outputs.of(a))
+    mnist.build(settings.load(EXPERIMENT, "report"), a.runs, a.data, Outputs.of(a), a.plateau)
 
 
 if __name__ == "__main__":

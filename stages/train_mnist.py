@@ -6,9 +6,11 @@ from pipeline.experiments import mnist
 
 
 def main():
-    cfg, this = runs.stage_inputs(EXPERIMENT, "train", run_parser(__doc__, EXPERIMENT.methods))
+    parser = run_parser(__doc__, EXPERIMENT.methods)
+    parser.add_argument("--pool", type=int, help="train on this many training digits (the pool row), as many steps")
+    cfg, this = runs.stage_inputs(EXPERIMENT, "train", parser)
     with runs.timed(this, layout.TRAIN_TIME):
-        runs.train(this, mnist.training(cfg, this))
+        runs.train(this, mnist.training(cfg, this, pool=parser.parse_args().pool))
 
 
 if __name__ == "__main__":

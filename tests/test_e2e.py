@@ -65,11 +65,13 @@ def test_every_page_is_written_with_figures_and_claims(repo):
 
 def test_every_run_wrote_metrics_a_curve_scores_and_its_times(repo):
     every = [f for f in (repo / "runs").glob("**/*-s[0-9]") if f.is_dir()]
-    half = [f for f in every if f.parent.name == "half" and f.parts[-4] == "handwriting"]   # trained, not scored
+    half = [f for f in every if f.parent.name == "half" and "flies" not in f.parts]   # plateau runs: trained, not scored
     folders = [f for f in every if f not in half]
-    # one seed: mnist, main, scattered, rates, variable, ceiling, flies (with the oracle) and its plateau runs
-    assert len(folders) == 7 + 5 + 1 + 2 * 1 + 3 + 1 + 5 + 5
-    assert sorted(f.name for f in half) == sorted(f"{m}-s0" for m in ("cws", "ssws", "reinforce", "baseline"))
+    # one seed: mnist and its pool row, main, scattered, rates, variable, ceiling, flies (with the oracle) and its plateau runs
+    assert len(folders) == 9 + 2 + 5 + 1 + 2 * 1 + 3 + 1 + 5 + 5
+    assert sorted(f.name for f in half if "handwriting" in f.parts) == sorted(
+        f"{m}-s0" for m in ("cws", "ssws", "reinforce", "baseline"))
+    assert len([f for f in half if "mnist" in f.parts]) >= 8
     for folder in half:
         assert json.loads((folder / layout.METRICS).read_text())["seed"] == 0
     for folder in folders:
@@ -102,7 +104,7 @@ def test_rerunning_stages_rewrites_identical_bytes_so_dvc_lock_stays(repo):
 def test_a_bad_value_stops_the_run_before_any_output_is_removed(repo):
     before = {p: (repo / p).read_bytes() for p in run(["git", "ls-files", "-o", "-i", "--exclude-standard",
                                                        "runs", "reports", "data"], repo).stdout.split()}
-    assert len([p for p in before if p.endswith(layout.MODEL)]) == 7 + 4 + 2 + 3 + 1 + 4   # every run of the repo fixture
+    assert len([p for p in before if p.endswith(layout.MODEL)]) == 9 + 2 + 4 + 2 + 3 + 1 + 4   # every run of the repo fixture
     result = dvc("exp", "run", "-S", "supervision=1.5", cwd=repo, check=False)
     assert result.returncode != 0
     assert "error: params.yaml: key 'supervision' is 1.5; it must be a number in [0, 1]" in result.stderr + result.stdout

@@ -185,3 +185,24 @@ def test_no_module_of_the_library_imports_itself_back():
             state[m] = "done"
     for m in sorted(modules):
         visit(m, [])
+
+
+def test_mnist_runs_over_its_own_seeds_and_the_pool_row_over_its_first_ones():
+    """mnist.seeds drive MNIST's matrix; null (the default profile) falls back to `seeds`.  The pool
+    row trains CWS and M1+M2 at each of mnist.pool_sizes on the first POOL_SEEDS of them."""
+    from pipeline.declarations import mnist
+    own = PARAMS["mnist"]["seeds"] or PARAMS["seeds"]
+    assert SPEC["train_mnist"]["matrix"]["seed"] == ("${mnist.seeds}" if PARAMS["mnist"]["seeds"] else "${seeds}")
+    report = set(SPEC["report_mnist"]["deps"])
+    assert {f"runs/mnist/cws-s{s}/{layout.METRICS}" for s in own} <= report
+    pool = {f"runs/mnist/pool{n}/{m}-s{s}/grids.npz" for m in ("cws", "m1m2") for n in PARAMS["mnist"]["pool_sizes"]
+            for s in own[:mnist.POOL_SEEDS]}
+    assert pool <= report and (len(own) <= mnist.POOL_SEEDS or not any(f"-s{own[-1]}/" in d for d in report if "/pool" in d))
+    assert "--pool ${item.pool}" in SPEC["train_mnist_pool"]["cmd"] and "--pool" not in SPEC["score_mnist_pool"]["cmd"]
+    half = SPEC["train_mnist_half"]                     # the plateau check: the first of mnist.seeds at half the steps
+    assert f"--seed {own[0]}" in half["cmd"] and "--budget 0.5" in half["cmd"] and set(half["matrix"]["method"]) == set(
+        mnist.EXPERIMENT.members(PARAMS))
+    assert f"runs/mnist/half/cws-s{own[0]}/{layout.METRICS}" in report
+    fallback = graph.stages({**PARAMS, "mnist": {**PARAMS["mnist"], "seeds": None, "pool_sizes": []}})
+    train = next(s for s in fallback if s.name == "train_mnist")
+    assert train.matrix["seed"] == "${seeds}" and not any(s.name.endswith("_pool") for s in fallback)

@@ -115,3 +115,32 @@ def test_m2_trace_shapes_and_enumeration():
     assert trace.log_px.shape == (10, 4, 1) and torch.isfinite(trace.log_px).all()
     assert trace.y[:, 0, 0].tolist() == [3] * 10                     # labelled: teacher-forced
     assert trace.y[:, 1, 0].tolist() == list(range(10))              # unlabelled: every class once
+
+
+def test_the_tuning_split_never_holds_a_validation_digit():
+    """The learning rate is chosen on digits held out of the training digits (benchmarks/mnist_lr.py),
+    never on the validation digits the verdicts read."""
+    data = mnist.prepare("embedded", {"train_size": 4000}, 0, None)
+    fit_idx, tune = mnist.tuning_split(len(data["y_train"]))
+    assert len(tune) == mnist.TUNE_DIGITS and not set(fit_idx) & set(tune)
+    assert sorted([*fit_idx, *tune]) == list(range(4000))
+    valid = {row.tobytes() for row in data["x_valid"]}
+    assert not any(row.tobytes() in valid for row in data["x_train"][tune])
+    assert np.array_equal(tune, mnist.tuning_split(4000)[1])          # the same split every time
+
+
+@pytest.mark.parametrize("pool", [1000, 2000, 4000])
+def test_pool_runs_take_as_many_steps_as_the_full_run(pool):
+    """The pool row (mnist.pool_sizes) holds the number of optimiser steps fixed: fewer digits, more epochs."""
+    from pipeline import sized
+    cfg = sized.profile("default")["mnist"]
+    y = np.repeat(np.arange(10), cfg["train_size"] // 10)
+    labels = experiment.labelled_training_set(y, 100, 0)
+    keep = experiment.pool_of(labels, pool)
+    assert len(keep) == pool and set(np.flatnonzero(labels >= 0)) <= set(keep)
+    epochs = experiment.pool_epochs(cfg["epochs"], len(y), pool, cfg["batch_size"])
+    x = np.zeros((len(y), 1), np.float32)
+    make = experiment.batch_maker(x[keep], labels[keep], cfg, "cpu")
+    steps = sum(len(list(make(np.random.default_rng([0, e])))) for e in range(epochs))
+    full = cfg["epochs"] * len(list(experiment.batch_maker(x, labels, cfg, "cpu")(np.random.default_rng(0))))
+    assert steps == full == 600

@@ -306,6 +306,74 @@ def test_every_method_of_the_registry_names_an_objective_and_binds_only_its_argu
     assert Spec.of(reinforce, {**cfg, "alpha": 0.3}, 0, "t").objective.keywords == {"alpha": 0.3}
 
 
+# ---------------------------------------------------------------- the two halves of enumerating y
+def _both(model, b, K):
+    """A trace of K sampled particles followed by one per class (M2's forward with enumerate_y="both")."""
+    sampled, enumerated = model(b, K), model(b, 3, enumerate_y=True)
+    return Trace(**{f: torch.cat([getattr(sampled, f), getattr(enumerated, f)])
+                    for f in ("log_px", "log_pz", "log_py", "log_qz", "log_qy", "y", "z")})
+
+
+def _log_w_by_hand(model, y, z, with_qy):
+    """log p(x, y, z) - log q(z | x, y) [- log q(y | x)] of each particle, from the Tiny model's formulas."""
+    normal = torch.distributions.Normal
+    log_w = (torch.log_softmax(model.pi, 0)[y] + normal(0.0, 1.0).log_prob(z)
+             + normal(model.a[y] + model.b * z, torch.exp(model.log_s)).log_prob(torch.tensor(X, dtype=torch.float64))
+             - normal(model.m[y], torch.exp(model.log_sd[y])).log_prob(z))
+    return log_w - torch.log_softmax(model.logits, 0)[y] * with_qy
+
+
+def _halves_by_hand(model, tr, K):
+    """Per column (unlabelled, labelled with 2): CWS's sampled bound and wake-phi loss, and the enumerated
+    bound and wake-phi loss, each computed by hand from the trace's y and z."""
+    log_q = torch.log_softmax(model.logits, 0)
+    y, z = tr.y[..., 0], tr.z[:, :, 0]
+    out = {"iwae": [], "cws_phi": [], "exact_bound": [], "exact_phi": []}
+    for col, labelled in ((0, False), (1, True)):
+        ys, zs, ye, ze = y[:K, col], z[:K, col], y[K:, col], z[K:, col]
+        sampled = _log_w_by_hand(model, ys, zs, with_qy=not labelled)           # IWAE: q(y_S) left out
+        out["iwae"].append(torch.logsumexp(sampled, 0) - math.log(K))
+        caffeinated = _log_w_by_hand(model, ys, zs, with_qy=True)               # eq. 15: q(y_S) in the weight
+        out["cws_phi"].append(-(torch.softmax(caffeinated, 0) * log_q[ys]).sum())
+        exact = _log_w_by_hand(model, ye, ze, with_qy=False)
+        out["exact_bound"].append(torch.logsumexp(exact, 0) - (math.log(3) if labelled else 0.0))
+        out["exact_phi"].append(-log_q[2] if labelled else -(torch.softmax(exact, 0) * log_q).sum())
+    return {k: torch.stack(v).mean() for k, v in out.items()}
+
+
+def test_phi_enumerated_cws_is_the_exact_target_for_phi_and_cws_bound_for_theta():
+    model, K = Tiny(), 4
+    b = batch(X, 2, labels=[None, 2])
+    tr = _both(model, b, K)
+    assert tr.y[K:, 0, 0].tolist() == [0, 1, 2] and tr.y[:, 1, 0].tolist() == [2] * (K + 3)
+    losses = obj.phi_enumerated_cws(tr, b["mask"], classes=3)
+    hand = _halves_by_hand(model, tr, K)
+    assert losses.model.item() == pytest.approx(-hand["iwae"].item(), rel=1e-7)
+    assert losses.inference.item() == pytest.approx(hand["exact_phi"].item(), rel=1e-7)
+
+
+def test_theta_enumerated_cws_is_the_exact_bound_for_theta_and_cws_target_for_phi():
+    model, K = Tiny(), 4
+    b = batch(X, 2, labels=[None, 2])
+    tr = _both(model, b, K)
+    losses = obj.theta_enumerated_cws(tr, b["mask"], classes=3)
+    hand = _halves_by_hand(model, tr, K)
+    assert losses.model.item() == pytest.approx(-hand["exact_bound"].item(), rel=1e-7)
+    assert losses.inference.item() == pytest.approx(hand["cws_phi"].item(), rel=1e-7)
+
+
+def test_the_halves_recombine_into_enumerated_cws_and_cws():
+    """phi's half + theta's half of the same trace = enumerated CWS; the other halves = CWS."""
+    model = Tiny()
+    b = batch(X, 3, labels=[None, 1, None])
+    tr = _both(model, b, 5)
+    sampled, enumerated = obj.split_particles(tr, 3)
+    phi, theta = obj.phi_enumerated_cws(tr, b["mask"], 3), obj.theta_enumerated_cws(tr, b["mask"], 3)
+    both, plain = obj.enumerated_cws(enumerated, b["mask"]), obj.cws(sampled, b["mask"])
+    assert torch.equal(phi.inference, both.inference) and torch.equal(theta.model, both.model)
+    assert torch.equal(phi.model, plain.model) and torch.equal(theta.inference, plain.inference)
+
+
 # ---------------------------------------------------------------- two steps: REINFORCE's reward to go, CWS against SSWS
 CHAIN_X = torch.tensor([0.4, -0.9], dtype=torch.float64)
 

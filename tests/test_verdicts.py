@@ -190,6 +190,26 @@ def test_a_decisive_verdict_waits_while_the_gap_is_closing():
     assert "not converged" in entry["why"] and "2.5 points per epoch" in entry["why"] and "epochs" in entry["why"]
 
 
+def test_per_digit_verdicts_widen_the_seed_interval_by_the_digits_noise():
+    """paired_items: a gap every seed shows alike on the same digits is reproduced by the seed-level
+    interval, but when it rests on a few digits the digits' own noise can leave it inconclusive."""
+    rng = np.random.default_rng(0)
+    n = 200
+    ours, theirs = {}, {}
+    for s in range(5):
+        theirs[s] = np.zeros(n)
+        ours[s] = np.zeros(n)
+        ours[s][:6] = 1                                # the same six digits flip on every seed ...
+        ours[s][6 + s] = rng.integers(0, 2)           # ... and a little seed noise
+    by_seed = verdicts.paired("A", "B", {s: v.mean() for s, v in ours.items()}, {s: v.mean() for s, v in theirs.items()})
+    by_digit = verdicts.paired_items("A", "B", ours, theirs)
+    assert by_seed.verdict == "reproduced" and by_digit.diff == pytest.approx(by_seed.diff)
+    assert by_digit.low < by_seed.low and by_digit.high > by_seed.high
+    spread = {s: np.r_[np.ones(100), np.zeros(100)] for s in range(5)}      # a gap of 50 points on every digit
+    assert verdicts.paired_items("A", "B", spread, {s: np.zeros(200) for s in range(5)}).verdict == "reproduced"
+    assert verdicts.paired_items("A", "B", {0: np.ones(3)}, {0: np.zeros(3)}).verdict == "inconclusive"   # one seed
+
+
 def test_the_plateau_check_fires_when_the_rival_was_still_closing_the_gap():
     """A constructed still-improving rival: at half the steps it trailed by 12 points, at all of them by
     4; the seeds agree, so the interval is narrow and excludes 0, but over the last doubling the gap

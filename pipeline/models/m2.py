@@ -59,8 +59,13 @@ class M2(nn.Module):
         """Trace for a batch {x [B, D], labels [B, 1], mask [B, 1]} with K particles (T = 1).
 
         enumerate_y: particle k of an unlabelled example takes y = k (K must equal the number
-        of classes), which turns the particle average into the exact sum over y.
+        of classes), which turns the particle average into the exact sum over y.  "both": K sampled
+        particles followed by n_classes enumerated ones (objectives.split_particles cuts them apart).
         """
+        if enumerate_y == "both":
+            sampled, enumerated = self(batch, K), self(batch, self.n_classes, enumerate_y=True)
+            return Trace(**{f: torch.cat([getattr(sampled, f), getattr(enumerated, f)]) for f in
+                            ("log_px", "log_pz", "log_py", "log_qz", "log_qy", "y", "z")})
         x, labels, mask = batch["x"], batch["labels"], batch["mask"]
         logits = self.class_logits(x)
         q_y = Categorical(logits=logits)

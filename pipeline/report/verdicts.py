@@ -86,6 +86,26 @@ def paired(winner, rival, ours, theirs, higher_is_better=True, level=0.95):
     return out
 
 
+def paired_items(winner, rival, ours, theirs, level=0.95):
+    """paired() when each run is scored item by item on items every seed shares (MNIST: each validation
+    digit's correctness): {seed: per-item array} of each side.  The interval also carries the items'
+    sampling noise (stats.seed_and_digit_interval); the verdict reads it by the same rule."""
+    seeds = sorted(set(ours) & set(theirs))
+    if not seeds:
+        return Comparison(winner, rival, math.nan, math.nan, math.nan, 0, "inconclusive")
+    d = np.stack([np.asarray(ours[s], float) - np.asarray(theirs[s], float) for s in seeds])
+    mean, low, high = stats.seed_and_digit_interval(d, level)
+    if len(seeds) < 2 or low == high:
+        verdict = ("inconclusive" if len(seeds) < 2 else
+                   "reproduced" if mean > 0 else "contradicted" if mean < 0 else "inconclusive")
+    else:
+        verdict = "reproduced" if low > 0 else "contradicted" if high < 0 else "inconclusive"
+    out = Comparison(winner, rival, mean, low, high, len(seeds), verdict)
+    if verdict == "inconclusive" and len(seeds) > 1:
+        out.seeds_needed = stats.seeds_needed(d.mean(1), level)
+    return out
+
+
 def unless_closing(comparison, winner_gain, rival_gain, threshold=CLOSING):
     """The rule's convergence condition.  winner_gain, rival_gain: each side's validation gain per
     epoch at the end of training (gain_per_epoch).  A reproduced or contradicted comparison whose

@@ -40,4 +40,6 @@ def test_a_reader_edit_reruns_no_training(copy):
     for path, stage in (("pipeline/data/handwriting/iamondb.py", "prepare_handwriting"),
                         ("pipeline/data/flytracker.py", "prepare_flies")):
         edit(copy, path)
-        assert stages_naming(copy, path) == {stage}, path
+        named = stages_naming(copy, path)
+        assert stage in named and not any(n.startswith(("train_", "score_")) for n in named), (path, named)
+        assert named <= {stage, "bounds_flies"}, path    # the bounds rebuild the simulated test flies with the data module

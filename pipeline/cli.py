@@ -27,6 +27,7 @@ def run_parser(doc, methods, scoring=False):
         parser.add_argument("--run", required=True, help="the trained run's folder; scores are written into it")
     else:
         parser.add_argument("--out", required=True, help="the run folder to write")
+    parser.add_argument("--stage", help="this stage's name in dvc.yaml, under which the params it reads are recorded")
     parser.add_argument("--budget", type=float, default=1.0,
                         help="fraction of the training steps, same schedule (0.5: the plateau check's runs)")
     return parser

@@ -145,11 +145,13 @@ def run_stages(exp, matrix, folder, args, curve_y, group=None, suffix=""):
     `suffix` follows the group's in the stages' names."""
     data, (scores, arrays) = layout.prepared(exp.name), exp.scores
     suffix = (exp.groups[group].suffix if group else "") + suffix
-    train = Stage(f"train_{exp.name}{suffix}", f"stages.train_{exp.name}", {**args, "data": data, "out": folder},
+    train = Stage(f"train_{exp.name}{suffix}", f"stages.train_{exp.name}",
+                  {**args, "data": data, "out": folder, "stage": f"train_{exp.name}{suffix}"},
                   deps=[data], params=exp.params_of("train", matrix["method"], group),
                   outs=[f"{folder}/{layout.MODEL}", f"{folder}/{layout.METRICS}"],
                   plots=[(f"{folder}/{layout.CURVE}", "epoch", curve_y)], matrix=matrix)
-    score = Stage(f"score_{exp.name}{suffix}", f"stages.score_{exp.name}", {**args, "data": data, "run": folder},
+    score = Stage(f"score_{exp.name}{suffix}", f"stages.score_{exp.name}",
+                  {**args, "data": data, "run": folder, "stage": f"score_{exp.name}{suffix}"},
                   deps=[data, f"{folder}/{layout.MODEL}"], params=exp.params_of("score", matrix["method"], group),
                   outs=[f"{folder}/{arrays}", f"{folder}/{scores}"], matrix=matrix)
     return [train, score]

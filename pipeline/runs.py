@@ -156,8 +156,7 @@ def stage_inputs(experiment, kind, parser):
     """(cfg, run) of a train or score stage: its declared settings (settings.load) and the Run of its
     parsed arguments, on the device params.yaml asks for, with `threads` torch threads on the CPU."""
     args = parser.parse_args()
-    cfg = settings.load(experiment, kind, method=args.method, group=getattr(args, "group", None),
-                        half=getattr(args, "budget", 1.0) != 1.0)
+    cfg = settings.load(experiment, kind, method=args.method, group=getattr(args, "group", None), stage=args.stage)
     return cfg, Run.from_args(args, stage_device(cfg))
 
 

@@ -96,12 +96,12 @@ def read_params(path=PARAMS_FILE):
     return params
 
 
-def load(experiment, kind, method=None, group=None, half=False, path=PARAMS_FILE):
+def load(experiment, kind, method=None, group=None, stage=None, path=PARAMS_FILE):
     """The Settings of one stage of `experiment` (a declaration.Experiment): kind is the stage kind
-    (prepare, train, score, report, ...), method and group those of a per-run stage; half: a stage of
-    the plateau check's runs (declaration.plateau_stages, named with _half)."""
+    (prepare, train, score, report, ...), method and group those of a per-run stage; stage: its name in
+    dvc.yaml (default <kind>_<experiment>), under which its reads are recorded."""
     allowed = experiment.params_of(kind, [method] if method else (), group)
-    stage = f"{kind}_{experiment.name}" + (f"_{group}" if group and group != "main" else "") + ("_half" if half else "")
+    stage = stage or f"{kind}_{experiment.name}"
     return of_keys(read_params(path), allowed, stage, f"reads['{kind}'] in {experiment.source()}", experiment.checks())
 
 

@@ -102,7 +102,7 @@ def training(settings, run):
                 **{k: last[k] for k in ("val_top1", "val_top5", "val_top10")},
                 "val_top10_best": max(r["val_top10"] for r in history[1:])}
 
-    dropout = cfg["label_dropout"] if run.method != "baseline" else 0.0    # the baseline's q has no history to copy
+    dropout = cfg["label_dropout"] * (run.method != "baseline")    # the baseline's q has no history to copy
     return runs.Training(spec, model_of(cfg, run.method, data),
                          batch_maker(train, cfg["batch_size"], run.device, steps, label_dropout=dropout,
                                      labelled_share=cfg["labelled_share"]),

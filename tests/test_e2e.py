@@ -104,7 +104,9 @@ def test_rerunning_stages_rewrites_identical_bytes_so_dvc_lock_stays(repo):
 def test_a_bad_value_stops_the_run_before_any_output_is_removed(repo):
     before = {p: (repo / p).read_bytes() for p in run(["git", "ls-files", "-o", "-i", "--exclude-standard",
                                                        "runs", "reports", "data"], repo).stdout.split()}
-    assert len([p for p in before if p.endswith(layout.MODEL)]) == 9 + 2 + 4 + 2 + 3 + 1 + 4   # every run of the repo fixture
+    # every run of the repo fixture: mnist, its pool row and its plateau runs; handwriting main, scattered, rates,
+    # variable, ceiling and its plateau runs; flies and its plateau runs
+    assert len([p for p in before if p.endswith(layout.MODEL)]) == 9 + 2 + 9 + 5 + 1 + 2 + 3 + 1 + 4 + 5 + 5
     result = dvc("exp", "run", "-S", "supervision=1.5", cwd=repo, check=False)
     assert result.returncode != 0
     assert "error: params.yaml: key 'supervision' is 1.5; it must be a number in [0, 1]" in result.stderr + result.stdout
@@ -287,7 +289,8 @@ def test_exp_run_reruns_exactly_the_stages_that_depend_on_supervision(repo):
     stages = ran(result.stdout)
     expected = {s for s in dvc("stage", "list", "--name-only", cwd=repo).stdout.split()
                 if s.startswith(("train_handwriting@", "train_handwriting_variable@", "score_handwriting@",
-                                 "score_handwriting_variable@"))}
+                                 "score_handwriting_variable@", "train_handwriting_half@",
+                                 "train_handwriting_scattered@", "score_handwriting_scattered@"))}
     expected |= {"check_params", "report_handwriting", "report_index"}
     assert stages == expected, sorted(stages ^ expected)
     diff = run(["git", "diff", "-U0", "params.yaml"], repo).stdout

@@ -75,7 +75,7 @@ def test_a_second_repro_runs_nothing(repo):
 
 def test_the_index_links_the_page_and_counts_none_of_its_verdicts(repo, tmp_path):
     """index.build on the real sequences summary beside empty summaries of the paper's experiments."""
-    empty = {"mnist": {"claims": []}, "handwriting": {"claims": [], "main": {}, "variable": {}},
+    empty = {"mnist": {"claims": []}, "handwriting": {"claims": [], "main": {}, "scattered": {}, "variable": {}},
              "flies": {"claims": [], "table1": {}}}
     params = config.load(repo / "params.yaml")
     summaries = {**empty, "sequences": read_json(repo / layout.summary("sequences"))}

@@ -293,7 +293,7 @@ def test_every_method_of_the_registry_names_an_objective_and_binds_only_its_argu
     from tests.conftest import ROOT
     params = config.load(ROOT / "params.yaml")
     for experiment in registry.EXPERIMENTS.values():
-        cfg = {**params[experiment.name], **sized.profile(profile)[experiment.name]}
+        cfg = {"epochs": 1, **params[experiment.name], **sized.profile(profile)[experiment.name]}   # flies: steps
         for name, method in experiment.methods.items():
             fn = obj.OBJECTIVES[method.objective]
             assert {arg for arg, _ in method.bind} <= set(list(inspect.signature(fn).parameters)[2:]), name

@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 
 from pipeline import stats
-from pipeline.data.fly_geometry import CLASSES
 from pipeline.declarations.flies import EXPERIMENT, METHODS, TABLE1
 from pipeline.evaluate.kde import FIXED_MM
 from pipeline.io import read_json, write_json
@@ -122,10 +121,11 @@ def bound_rows(bounds, radius, horizon):
                     "shared2": uniform}]
 
 
-def majority(labels):
-    """(class name, share) of the most frequent class among annotated steps (labels >= 0)."""
-    counts = np.bincount(labels[labels >= 0].ravel(), minlength=len(CLASSES))
-    return CLASSES[int(counts.argmax())], float(counts.max() / max(counts.sum(), 1))
+def majority(labels, classes):
+    """(class name, share) of the most frequent class among annotated steps (labels >= 0); classes: the
+    prepared data's class names."""
+    counts = np.bincount(labels[labels >= 0].ravel(), minlength=len(classes))
+    return str(classes[int(counts.argmax())]), float(counts.max() / max(counts.sum(), 1))
 
 
 def uniform_floor(radius):
@@ -296,7 +296,7 @@ def build(params, run_dirs, bandwidth_json, steps_npz, data_path, out, plateau=(
     seeds = sorted(frame.seed.unique().tolist())
     with np.load(data_path) as data:
         fps, simulated = float(data["fps"]), "train_true_labels" in data
-        top_class, top_share = majority(data["test_labels"])
+        top_class, top_share = majority(data["test_labels"], data["classes"])
     summary = summarise(everything, "method", ["defensive_fly1", "defensive_fly2", "shared_fly1", "shared_fly2"])
     table = [{"model": NAMES[r.method], "n": r.n, "fly1": fmt_col(r, "defensive_fly1"), "fly2": fmt_col(r, "defensive_fly2"),
               "shared1": fmt_col(r, "shared_fly1"), "shared2": fmt_col(r, "shared_fly2"),

@@ -105,7 +105,7 @@ def current(params):
         return "dvc.yaml is missing"
     if DVC_YAML.read_text() != render(params):
         return ("dvc.yaml does not match params.yaml and the code (e.g. seeds, handwriting.rates, "
-                "handwriting.variable_supervision, handwriting.normalised_ssws, mnist.cws_k50, whether sequences.path is set, or a stage's imports changed)")
+                "handwriting.variable_supervision, handwriting.normalised_ssws, the mnist switches, whether sequences.path is set, or a stage's imports changed)")
     return None
 
 

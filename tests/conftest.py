@@ -25,16 +25,24 @@ def env_with_venv():
     return env
 
 
-def run(cmd, cwd, check=True, env=None):
-    result = subprocess.run(cmd, cwd=cwd, env=env or env_with_venv(), capture_output=True, text=True)
+COMMAND_TIMEOUT = 1200       # seconds; a command that hangs fails its test, naming itself, instead of stalling CI
+
+
+def run(cmd, cwd, check=True, env=None, timeout=COMMAND_TIMEOUT):
+    try:
+        result = subprocess.run(cmd, cwd=cwd, env=env or env_with_venv(), capture_output=True, text=True,
+                                timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        raise AssertionError(f"{' '.join(map(str, cmd))} did not finish in {timeout} s:\n"
+                             f"{(e.stdout or b'')[-4000:]!r}\n{(e.stderr or b'')[-4000:]!r}") from None
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(map(str, cmd))} failed ({result.returncode}):\n"
                              f"{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
     return result
 
 
-def dvc(*args, cwd, check=True):
-    return run([sys.executable, "-m", "dvc", *args], cwd=cwd, check=check)
+def dvc(*args, cwd, check=True, timeout=COMMAND_TIMEOUT):
+    return run([sys.executable, "-m", "dvc", *args], cwd=cwd, check=check, timeout=timeout)
 
 
 def make_repo_copy(dest, profile=None, keep_lock=False, **params):
@@ -55,7 +63,7 @@ def make_repo_copy(dest, profile=None, keep_lock=False, **params):
         from pipeline.profile import apply
         apply(dest / "params.yaml", profile)
     set_params(dest, **params)
-    if profile or {"seeds", "handwriting.rates", "handwriting.normalised_ssws", "handwriting.variable_supervision", "mnist.cws_k50", "sequences.path"} & set(params):   # keys that change the graph (a profile sets mnist.seeds, pool_sizes)
+    if profile or {"seeds", "handwriting.rates", "handwriting.normalised_ssws", "handwriting.variable_supervision", "mnist.cws_k50", "mnist.cws_enumerated", "mnist.m1m2_alpha1", "sequences.path"} & set(params):   # keys that change the graph (a profile sets mnist.seeds, pool_sizes)
         run([sys.executable, "-m", "pipeline.graph"], dest)
     run(["git", "init", "-q"], dest)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A"], dest)

@@ -55,12 +55,13 @@ def test_the_plateau_runs_are_the_first_seed_of_the_compared_methods_at_half_the
     assert f"runs/handwriting/main/half/cws-s{PARAMS['seeds'][0]}/metrics.json" in report.deps
 
 
-def test_the_k50_row_is_trained_only_when_switched_on_and_the_enumerated_row_always():
+@pytest.mark.parametrize("switch", ["cws_k50", "cws_enumerated", "m1m2_alpha1"])
+def test_a_switched_mnist_row_is_trained_only_when_switched_on_and_the_halves_always(switch):
     def trained(on):
-        p = {**PARAMS, "mnist": {**PARAMS["mnist"], "cws_k50": on}}
+        p = {**PARAMS, "mnist": {**PARAMS["mnist"], switch: on}}
         return {s.name: s for s in graph.stages(p)}["train_mnist"].matrix["method"]
-    assert "cws_enumerated" in trained(False) and "cws_k50" not in trained(False)
-    assert "cws_k50" in trained(True)
+    assert switch not in trained(False) and switch in trained(True)
+    assert {"cws_phi_enumerated", "cws_theta_enumerated"} <= set(trained(False))
 
 
 def test_the_flies_report_reads_the_per_step_scores_of_the_rule():

@@ -61,13 +61,15 @@ def headline(summary):
 EXPERIMENT = Experiment(
     name="mnist", title="MNIST (sec. 4.1, Fig. 2)",
     section={"source": rules.choice("embedded", "download", "local"), "local_dir": rules.anything,
-             "split_seed": rules.count, "labels": rules.count, "alpha": rules.positive, "cws_k50": rules.flag},
+             "split_seed": rules.count, "labels": rules.count, "alpha": rules.positive, "cws_k50": rules.flag,
+             "cws_enumerated": rules.flag, "m1m2_alpha1": rules.flag},
     reads={"prepare": ("mnist.source", "mnist.local_dir", "mnist.split_seed", "mnist.train_size"),
            "train": (*WHERE, "mnist.labels", "mnist.epochs", "mnist.particles", "mnist.lr", "mnist.lr_decay", "mnist.batch_size",
                      "mnist.labelled_per_batch", "mnist.hidden", "mnist.z_dim"),
            "score": WHERE,
            "report": ("mnist.labels", "mnist.alpha", "mnist.source", *sized("mnist"))},
-    methods=METHODS, groups={"pool": POOL}, switched=(("cws_k50", "mnist.cws_k50"),),
+    methods=METHODS, groups={"pool": POOL}, switched=(("cws_k50", "mnist.cws_k50"), ("cws_enumerated", "mnist.cws_enumerated"),
+                                             ("m1m2_alpha1", "mnist.m1m2_alpha1")),
     scores=("scores.json", "grids.npz"),
     figures=("mnist_fig2a.png", "mnist_fig2b.png", "mnist_fig2c.png", "mnist_weights.png"),
     stages=stages, headline=headline, other_sources=("mnist.local_dir",))

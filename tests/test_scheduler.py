@@ -19,7 +19,7 @@ from dvc.utils.serialize import load_yaml
 from pipeline import repro, scheduler
 from tests.conftest import dvc, env_with_venv, make_repo_copy, run
 
-FLIES = "report_flies"          # 12 stages: check, prepare, 4 trainings, 4 scorings, bandwidth, page
+FLIES = "select_bandwidth_flies"   # 13 stages: check, prepare, 5 trainings, 5 scorings, the bandwidth rules
 WALL_TIME = ("timing.json", "score_timing.json")       # wall times: not DVC outputs
 
 
@@ -98,13 +98,13 @@ def test_the_local_cluster_gives_the_bytes_of_plain_dvc_repro(plain, tmp_path):
     assert re.search(r"dask: 2 workers on a local cluster; dashboard: ", result.stdout)
     assert re.search(r"start +train_flies@cws-0 +on tcp://", result.stdout)
     assert re.search(r"ran +score_flies@rnn-0 +[\d.]+ s on tcp://", result.stdout)
-    assert "summary: 12 run, 0 restored from cache, 0 up to date, 0 failed, 0 not started" in result.stdout
+    assert "summary: 13 run, 0 restored from cache, 0 up to date, 0 failed, 0 not started" in result.stdout
     assert digests(repo) == plain
     again = run([sys.executable, "-m", "pipeline.repro", FLIES], repo)
     assert again.stdout.strip() == "Data and pipelines are up to date."
     (repo / "pipeline" / "note.py").write_text('"""A new module: only check_params depends on the whole folder."""\n')
     edited = run([sys.executable, "-m", "pipeline.repro", FLIES, "--workers", "2"], repo)
-    assert "summary: 1 run, 0 restored from cache, 11 up to date" in edited.stdout     # 10 without asking DVC
+    assert "summary: 1 run, 0 restored from cache, 12 up to date" in edited.stdout     # 11 without asking DVC
     assert len(re.findall(r"^start ", edited.stdout, re.M)) == 2                        # check_params, prepare_flies
     assert {k: v for k, v in digests(repo).items() if k != "dvc.lock"} == {k: v for k, v in plain.items() if k != "dvc.lock"}
 
@@ -149,7 +149,7 @@ def _processes():
 
 @pytest.mark.slow
 def test_a_failing_stage_stops_its_dependents_only(tmp_path):
-    """prepare_flies fails (flyvsfly files missing): one error line naming it; its ten dependents
+    """prepare_flies fails (flyvsfly files missing): one error line naming it; its eleven dependents
     never start; the MNIST stages finish; a rerun runs only what is missing."""
     empty = tmp_path / "no-flies"
     empty.mkdir()
@@ -161,13 +161,13 @@ def test_a_failing_stage_stops_its_dependents_only(tmp_path):
     errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
     assert len(errors) == 1 and errors[0].startswith("error: stage 'prepare_flies' failed (exit"), result.stderr
     assert str(empty) in errors[0] or "flyvsfly" in errors[0]
-    assert "summary: 3 run, 0 restored from cache, 0 up to date, 1 failed, 10 not started" in result.stdout
+    assert "summary: 3 run, 0 restored from cache, 0 up to date, 1 failed, 11 not started" in result.stdout
     assert (repo / "runs" / "mnist" / "cws-s0" / "model.pt").exists()
     assert not (repo / "runs" / "flies").exists()
     names = scheduler.plan(repo, targets)[0]
-    assert names[0] == "prepare_flies" and len(names) == 11 and not any("mnist" in n for n in names)
+    assert names[0] == "prepare_flies" and len(names) == 12 and not any("mnist" in n for n in names)
     rerun = run([sys.executable, "-m", "pipeline.repro", *targets, "--workers", "2"], repo, check=False)
-    assert rerun.returncode == 1 and "summary: 0 run, 0 restored from cache, 0 up to date, 1 failed, 10 not started" \
+    assert rerun.returncode == 1 and "summary: 0 run, 0 restored from cache, 0 up to date, 1 failed, 11 not started" \
         in rerun.stdout
 
 
@@ -310,7 +310,7 @@ def test_slurm_workers_run_the_stages_and_give_the_same_bytes(slurm, plain, tmp_
                 "--memory", "2GB", "--walltime", "00:20:00", env=slurm)
     assert job.finish(240) == 0, job.text
     assert "dask: 2 worker jobs submitted to SLURM" in job.text
-    assert "summary: 12 run, 0 restored from cache, 0 up to date, 0 failed, 0 not started" in job.text
+    assert "summary: 13 run, 0 restored from cache, 0 up to date, 0 failed, 0 not started" in job.text
     assert len(list((repo / ".dvc" / "tmp" / "slurm-logs").glob("*.err"))) >= 1      # the workers' job logs
     assert digests(repo) == plain
     assert subprocess.run(["squeue", "-h"], env=slurm, capture_output=True, text=True).stdout.strip() == ""

@@ -25,7 +25,8 @@ class Group:
     those interpolate, `switched` (method, key): a method trained only while key is true, and
     whether its runs sweep `rates` (run folders named by rate); `on`: a key whose false value leaves
     the group out; `plateau`: its methods whose first seed also trains at PLATEAU_BUDGET of the steps
-    (the rule's plateau check, report/verdicts.py)."""
+    (the rule's plateau check, report/verdicts.py); `first_seeds`: only that many of the seeds (a
+    reference no verdict pairs by seed)."""
     name: str
     methods: tuple
     suffix: str = ""
@@ -36,9 +37,13 @@ class Group:
     by_rate: bool = False
     on: str = None
     plateau: tuple = ()
+    first_seeds: int = None
 
     def members(self, params):
         return switched_on(self.methods, self.switched, params)
+
+    def seeds(self, params):
+        return params["seeds"][:self.first_seeds]
 
     def wanted(self, params):
         return self.on is None or bool(_get(params, self.on))

@@ -207,3 +207,15 @@ def test_mnist_runs_over_its_own_seeds_and_the_pool_row_over_its_first_ones():
     fallback = graph.stages({**PARAMS, "mnist": {**PARAMS["mnist"], "seeds": None, "pool_sizes": []}})
     train = next(s for s in fallback if s.name == "train_mnist")
     assert train.matrix["seed"] == "${seeds}" and not any(s.name.endswith("_pool") for s in fallback)
+
+
+def test_the_ceiling_trains_the_first_seed_only_and_reads_every_runs_generations():
+    stages = {s.name: s for s in graph.stages(PARAMS)}
+    assert stages["train_handwriting_ceiling"].matrix["seed"] == PARAMS["seeds"][:1]
+    reader = f"runs/handwriting/ceiling/baseline-s{PARAMS['seeds'][0]}"
+    for name in ("score_handwriting", "score_handwriting_scattered"):
+        assert stages[name].args["reader"] == reader
+    assert stages["score_handwriting_ceiling"].args["reader"] == "runs/handwriting/ceiling/${item.method}-s${item.seed}"
+    assert f"{reader}/model.pt" in stages["score_handwriting"].deps
+    report = stages["report_handwriting"].args["runs"]
+    assert [r for r in report if "/ceiling/" in r] == [reader]

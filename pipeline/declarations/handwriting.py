@@ -25,7 +25,8 @@ METHODS = {
 #              handwriting.variable_supervision; with handwriting.normalised_ssws also SSWS normalised per
 #              sequence (sensitivity rows)
 #   ceiling    the baseline with every label of every sequence: the fully supervised reference, whose
-#              classifier of x also reads every run's Fig. 4 generations
+#              classifier of x also reads every run's Fig. 4 generations; first seed only (a reference
+#              line and the one instrument that reads every run; no verdict pairs it by seed)
 GROUPS = {
     "main": Group("main", ("cws", "ssws", "reinforce", "supervised_q", "baseline"), "", "${supervision}",
                   "${supervision_pattern}", params=("supervision", "supervision_pattern"),
@@ -36,9 +37,13 @@ GROUPS = {
     "variable": Group("variable", ("cws", "ssws", "ssws_normalised"), "_variable", "${supervision}", "variable",
                       params=("supervision",), switched=(("ssws_normalised", "handwriting.normalised_ssws"),),
                       on="handwriting.variable_supervision"),
-    "ceiling": Group("ceiling", ("baseline",), "_ceiling", 1.0, "sequences"),
+    "ceiling": Group("ceiling", ("baseline",), "_ceiling", 1.0, "sequences", first_seeds=1),
 }
-READER = layout.run_folder("handwriting", "baseline", "${item.seed}", group="ceiling")   # reads the generations
+
+
+def reader(params):
+    """The ceiling run whose classifier of x reads every run's generations (Fig. 4)."""
+    return layout.run_folder("handwriting", "baseline", GROUPS["ceiling"].seeds(params)[0], group="ceiling")
 
 
 def groups_on(params):
@@ -54,21 +59,25 @@ def stages(exp, params):
     out, runs, plateau = [prepare_stage(exp)], [], []
     for group in groups_on(params):
         members = group.members(params)
-        matrix = {"method": members, **({"rate": "${handwriting.rates}"} if group.by_rate else {}), "seed": "${seeds}"}
+        seeds = group.seeds(params)
+        matrix = {"method": members, **({"rate": "${handwriting.rates}"} if group.by_rate else {}),
+                  "seed": seeds if group.first_seeds else "${seeds}"}
         where = folder(group, "${item.method}", "${item.seed}", rate="${item.rate}" if group.by_rate else None)
         args = {"group": group.name, "rate": group.rate, "pattern": group.pattern}
         train, score = run_stages(exp, matrix, where, {"method": "${item.method}", "seed": "${item.seed}", **args},
                                   "val_top10", group.name)
-        score.args["reader"] = READER
-        if READER != where:
-            score.deps.append(f"{READER}/{layout.MODEL}")
+        if group.name == "ceiling":             # the ceiling's (one) run reads its own generations
+            score.args["reader"] = where
+        else:
+            score.args["reader"] = reader(params)
+            score.deps.append(f"{reader(params)}/{layout.MODEL}")
         out += [train, score]
         if group.plateau:
             (half, _), folders = plateau_stages(exp, params, group.plateau, args, "val_top10", group.name)
             out.append(half)
             plateau += folders
         rates = params["handwriting"]["rates"] if group.by_rate else [None]
-        runs += [folder(group, m, s, rate=r) for m in members for r in rates for s in params["seeds"]]
+        runs += [folder(group, m, s, rate=r) for m in members for r in rates for s in seeds]
     return [*out, report_stage(exp, runs, plateau=plateau)]
 
 

@@ -130,7 +130,7 @@ LEGIBILITY = ("legibility", "ink_control_legibility", "chance_legibility")
 def legibility_rows(frame):
     """Legibility of the Fig. 4 generations for every method and rate, against the characters written,
     against the same generations with their ink destroyed, and against their characters shuffled (chance),
-    and of the rendered sentence, each as read by the ceiling classifier of the run's seed.
+    and of the rendered sentence, each as read by the ceiling classifier (the first seed's).
     Returns (rows, {kind: 'mean [low, high]'})."""
     shown = _shown(frame).copy()
     shown["key"] = shown.apply(_kind, axis=1)

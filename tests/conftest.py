@@ -63,7 +63,7 @@ def make_repo_copy(dest, profile=None, keep_lock=False, **params):
         from pipeline.profile import apply
         apply(dest / "params.yaml", profile)
     set_params(dest, **params)
-    if profile or {"seeds", "handwriting.rates", "handwriting.normalised_ssws", "handwriting.variable_supervision", "mnist.cws_k50", "mnist.cws_enumerated", "mnist.m1m2_alpha1", "sequences.path"} & set(params):   # keys that change the graph (a profile sets mnist.seeds, pool_sizes)
+    if profile or {"seeds", "handwriting.rates", "handwriting.normalised_ssws", "handwriting.variable_supervision", "mnist.cws_k50", "mnist.cws_enumerated", "mnist.m1m2_alpha1", "handwriting.supervised_q", "sequences.path"} & set(params):   # keys that change the graph (a profile sets mnist.seeds, pool_sizes)
         run([sys.executable, "-m", "pipeline.graph"], dest)
     run(["git", "init", "-q"], dest)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "add", "-A"], dest)

@@ -38,7 +38,7 @@ def ran(output):
 @pytest.fixture(scope="module")
 def repo(tmp_path_factory):
     """The whole pipeline at smoke, committed (dvc.lock included) like a user's finished run."""
-    # the optional rows that only add stages of kinds already here (variable supervision, the MNIST switches)
+    # the optional rows that only add stages of kinds already here (variable supervision, the switched methods)
     # stay off: every stage costs about 6 s of process start-up, and this suite must stay well inside CI's time
     path = make_repo_copy(tmp_path_factory.mktemp("e2e"), profile="smoke", seeds=[0],
                           **{"handwriting.rates": [0.5]})
@@ -68,7 +68,7 @@ def test_every_run_wrote_metrics_a_curve_scores_and_its_times(repo):
     half = [f for f in every if f.parent.name == "half" and "flies" not in f.parts]   # plateau runs: trained, not scored
     folders = [f for f in every if f not in half]
     # one seed: mnist and its pool row, main, scattered, rates, ceiling, flies (with the oracle) and its plateau runs
-    assert len(folders) == 6 + 2 + 5 + 1 + 2 * 1 + 1 + 5 + 5
+    assert len(folders) == 6 + 2 + 4 + 1 + 2 * 1 + 1 + 5 + 5
     assert sorted(f.name for f in half if "handwriting" in f.parts) == sorted(
         f"{m}-s0" for m in ("cws", "ssws", "reinforce", "baseline"))
     assert len([f for f in half if "mnist" in f.parts]) == 6
@@ -106,7 +106,7 @@ def test_a_bad_value_stops_the_run_before_any_output_is_removed(repo):
                                                        "runs", "reports", "data"], repo).stdout.split()}
     # every run of the repo fixture: mnist, its pool row and its plateau runs; handwriting main, scattered, rates,
     # ceiling and its plateau runs; flies and its plateau runs
-    assert len([p for p in before if p.endswith(layout.MODEL)]) == 6 + 2 + 6 + 5 + 1 + 2 + 1 + 4 + 5 + 5
+    assert len([p for p in before if p.endswith(layout.MODEL)]) == 6 + 2 + 6 + 4 + 1 + 2 + 1 + 4 + 5 + 5
     result = dvc("exp", "run", "-S", "supervision=1.5", cwd=repo, check=False)
     assert result.returncode != 0
     assert "error: params.yaml: key 'supervision' is 1.5; it must be a number in [0, 1]" in result.stderr + result.stdout

@@ -219,3 +219,11 @@ def test_the_ceiling_trains_the_first_seed_only_and_reads_every_runs_generations
     assert f"{reader}/model.pt" in stages["score_handwriting"].deps
     report = stages["report_handwriting"].args["runs"]
     assert [r for r in report if "/ceiling/" in r] == [reader]
+
+
+def test_reinforces_supervised_term_control_is_trained_only_when_switched_on():
+    def main(on):
+        p = {**PARAMS, "handwriting": {**PARAMS["handwriting"], "supervised_q": on}}
+        return {s.name: s for s in graph.stages(p)}["train_handwriting"].matrix["method"]
+    assert "supervised_q" not in main(False) and "supervised_q" in main(True)
+    assert {"cws", "ssws", "reinforce", "baseline"} <= set(main(False))

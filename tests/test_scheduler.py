@@ -19,7 +19,7 @@ from dvc.utils.serialize import load_yaml
 from pipeline import repro, scheduler
 from tests.conftest import dvc, env_with_venv, make_repo_copy, run
 
-FLIES = "select_bandwidth_flies"   # 13 stages: check, prepare, 5 trainings, 5 scorings, the bandwidth rules
+FLIES = ("score_flies@cws-0", "score_flies@rnn-0")   # 6 stages: check, prepare, two chains of training and scoring
 WALL_TIME = ("timing.json", "score_timing.json")       # wall times: not DVC outputs
 
 
@@ -84,7 +84,7 @@ def plain(tmp_path_factory):
     Plain `dvc repro` itself writes dvc.lock's stages in an order that changes with Python's hash
     seed; put in dvc.yaml's order (what the scheduler leaves), every entry keeps its bytes."""
     repo = make_repo_copy(tmp_path_factory.mktemp("plain"), profile="smoke", seeds=[0])
-    dvc("repro", FLIES, cwd=repo)
+    dvc("repro", *FLIES, cwd=repo)
     entries = load_yaml(repo / "dvc.lock")["stages"]
     scheduler.order_lock(repo, [], scheduler.plan(repo)[2])
     assert load_yaml(repo / "dvc.lock")["stages"] == entries
@@ -94,17 +94,17 @@ def plain(tmp_path_factory):
 @pytest.mark.slow
 def test_the_local_cluster_gives_the_bytes_of_plain_dvc_repro(plain, tmp_path):
     repo = make_repo_copy(tmp_path, profile="smoke", seeds=[0])
-    result = run([sys.executable, "-m", "pipeline.repro", FLIES, "--workers", "2"], repo)
+    result = run([sys.executable, "-m", "pipeline.repro", *FLIES, "--workers", "2"], repo)
     assert re.search(r"dask: 2 workers on a local cluster; dashboard: ", result.stdout)
     assert re.search(r"start +train_flies@cws-0 +on tcp://", result.stdout)
     assert re.search(r"ran +score_flies@rnn-0 +[\d.]+ s on tcp://", result.stdout)
-    assert "summary: 13 run, 0 restored from cache, 0 up to date, 0 failed, 0 not started" in result.stdout
+    assert "summary: 6 run, 0 restored from cache, 0 up to date, 0 failed, 0 not started" in result.stdout
     assert digests(repo) == plain
-    again = run([sys.executable, "-m", "pipeline.repro", FLIES], repo)
+    again = run([sys.executable, "-m", "pipeline.repro", *FLIES], repo)
     assert again.stdout.strip() == "Data and pipelines are up to date."
     (repo / "pipeline" / "note.py").write_text('"""A new module: only check_params depends on the whole folder."""\n')
-    edited = run([sys.executable, "-m", "pipeline.repro", FLIES, "--workers", "2"], repo)
-    assert "summary: 1 run, 0 restored from cache, 12 up to date" in edited.stdout     # 11 without asking DVC
+    edited = run([sys.executable, "-m", "pipeline.repro", *FLIES, "--workers", "2"], repo)
+    assert "summary: 1 run, 0 restored from cache, 5 up to date" in edited.stdout     # 4 without asking DVC
     assert len(re.findall(r"^start ", edited.stdout, re.M)) == 2                        # check_params, prepare_flies
     assert {k: v for k, v in digests(repo).items() if k != "dvc.lock"} == {k: v for k, v in plain.items() if k != "dvc.lock"}
 
@@ -149,25 +149,25 @@ def _processes():
 
 @pytest.mark.slow
 def test_a_failing_stage_stops_its_dependents_only(tmp_path):
-    """prepare_flies fails (flyvsfly files missing): one error line naming it; its eleven dependents
+    """prepare_flies fails (flyvsfly files missing): one error line naming it; its four dependents
     never start; the MNIST stages finish; a rerun runs only what is missing."""
     empty = tmp_path / "no-flies"
     empty.mkdir()
     repo = make_repo_copy(tmp_path / "repo", profile="smoke", seeds=[0],
                           **{"flies.source": "flyvsfly", "flies.local_dir": str(empty)})
-    targets = [FLIES, "train_mnist@cws-0"]
+    targets = [*FLIES, "train_mnist@cws-0"]
     result = run([sys.executable, "-m", "pipeline.repro", *targets, "--workers", "2"], repo, check=False)
     assert result.returncode == 1
     errors = [line for line in result.stderr.splitlines() if "error" in line.lower()]
     assert len(errors) == 1 and errors[0].startswith("error: stage 'prepare_flies' failed (exit"), result.stderr
     assert str(empty) in errors[0] or "flyvsfly" in errors[0]
-    assert "summary: 3 run, 0 restored from cache, 0 up to date, 1 failed, 11 not started" in result.stdout
+    assert "summary: 3 run, 0 restored from cache, 0 up to date, 1 failed, 4 not started" in result.stdout
     assert (repo / "runs" / "mnist" / "cws-s0" / "model.pt").exists()
     assert not (repo / "runs" / "flies").exists()
     names = scheduler.plan(repo, targets)[0]
-    assert names[0] == "prepare_flies" and len(names) == 12 and not any("mnist" in n for n in names)
+    assert names[0] == "prepare_flies" and len(names) == 5 and not any("mnist" in n for n in names)
     rerun = run([sys.executable, "-m", "pipeline.repro", *targets, "--workers", "2"], repo, check=False)
-    assert rerun.returncode == 1 and "summary: 0 run, 0 restored from cache, 0 up to date, 1 failed, 11 not started" \
+    assert rerun.returncode == 1 and "summary: 0 run, 0 restored from cache, 0 up to date, 1 failed, 4 not started" \
         in rerun.stdout
 
 
@@ -306,11 +306,11 @@ PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 @pytest.mark.slow
 def test_slurm_workers_run_the_stages_and_give_the_same_bytes(slurm, plain, tmp_path):
     repo = make_repo_copy(tmp_path / "repo", profile="smoke", seeds=[0])
-    job = Repro(repo, FLIES, "--slurm", "--partition", "debug", "--workers", "2", "--cpus-per-worker", "1",
+    job = Repro(repo, *FLIES, "--slurm", "--partition", "debug", "--workers", "2", "--cpus-per-worker", "1",
                 "--memory", "2GB", "--walltime", "00:20:00", env=slurm)
     assert job.finish(240) == 0, job.text
     assert "dask: 2 worker jobs submitted to SLURM" in job.text
-    assert "summary: 13 run, 0 restored from cache, 0 up to date, 0 failed, 0 not started" in job.text
+    assert "summary: 6 run, 0 restored from cache, 0 up to date, 0 failed, 0 not started" in job.text
     assert len(list((repo / ".dvc" / "tmp" / "slurm-logs").glob("*.err"))) >= 1      # the workers' job logs
     assert digests(repo) == plain
     assert subprocess.run(["squeue", "-h"], env=slurm, capture_output=True, text=True).stdout.strip() == ""

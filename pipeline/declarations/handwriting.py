@@ -30,6 +30,7 @@ METHODS = {
 GROUPS = {
     "main": Group("main", ("cws", "ssws", "reinforce", "supervised_q", "baseline"), "", "${supervision}",
                   "${supervision_pattern}", params=("supervision", "supervision_pattern"),
+                  switched=(("supervised_q", "handwriting.supervised_q"),),
                   plateau=("cws", "ssws", "reinforce", "baseline")),
     "scattered": Group("scattered", ("cws",), "_scattered", "${supervision}", "scattered", params=("supervision",)),
     "rates": Group("rates", ("cws", "baseline"), "_rates", "${item.rate}", "${supervision_pattern}",
@@ -95,7 +96,7 @@ EXPERIMENT = Experiment(
     section={"source": rules.choice("embedded", "deepwriting", "iamondb"), "local_dir": rules.anything,
              "trusted_sha256": rules.anything, "deepwriting_url": rules.anything, "iamondb_url": rules.anything,
              "fonts": rules.anything, "data_seed": rules.anything, "rates": rules.rates,
-             "variable_supervision": rules.flag, "normalised_ssws": rules.flag, "alpha": rules.positive, "pen_context": rules.flag,
+             "variable_supervision": rules.flag, "normalised_ssws": rules.flag, "supervised_q": rules.flag, "alpha": rules.positive, "pen_context": rules.flag,
              "label_dropout": rules.fraction, "labelled_share": rules.fraction},
     reads={"prepare": ("handwriting.source", "handwriting.local_dir", "handwriting.trusted_sha256",
                        "handwriting.deepwriting_url", "handwriting.iamondb_url", "handwriting.fonts",

@@ -42,3 +42,11 @@ def test_label_dropout_hides_about_its_share_of_the_labelled_steps_afresh_every_
     assert 0.45 < shown.mean().item() < 0.55
     assert not torch.equal(batches[0]["mask"], batches[5]["mask"])
     assert all(torch.equal(b["labels"], torch.ones_like(b["labels"])) for b in batches)   # labels kept, mask hides them
+
+
+def test_label_dropout_is_for_histories_that_could_copy_a_fully_labelled_run_only():
+    from pipeline.experiments.handwriting import label_dropout
+    cfg = {"label_dropout": 0.5}
+    assert label_dropout(cfg, "cws", "sequences") == 0.5 and label_dropout(cfg, "ssws", "variable") == 0.5
+    assert label_dropout(cfg, "baseline", "sequences") == 0.0        # q of x alone: no history
+    assert label_dropout(cfg, "cws", "scattered") == 0.0             # isolated labelled steps: nothing to copy

@@ -50,6 +50,13 @@ def spec_for(method, cfg, seed, name):
     return Spec.of(METHODS[method], cfg, seed, name)
 
 
+def label_dropout(cfg, method, pattern):
+    """handwriting.label_dropout where q could learn to copy a true label fed to the recurrence the step
+    before: not for the baseline (its q reads x alone) and not under the scattered layout (its labels are
+    isolated steps; dropping half of them leaves too few for p to learn what y means)."""
+    return cfg["label_dropout"] if method != "baseline" and pattern != "scattered" else 0.0
+
+
 def training_set(data, method, rate, pattern, seed):
     """x, labels and mask the run may see.  Unlabelled steps carry label -1, so no hidden label
     can reach training.  The baseline keeps only round(rate * N) sequences, fully labelled; under
@@ -102,9 +109,9 @@ def training(settings, run):
                 **{k: last[k] for k in ("val_top1", "val_top5", "val_top10")},
                 "val_top10_best": max(r["val_top10"] for r in history[1:])}
 
-    dropout = cfg["label_dropout"] * (run.method != "baseline")    # the baseline's q has no history to copy
     return runs.Training(spec, model_of(cfg, run.method, data),
-                         batch_maker(train, cfg["batch_size"], run.device, steps, label_dropout=dropout,
+                         batch_maker(train, cfg["batch_size"], run.device, steps,
+                                     label_dropout=label_dropout(cfg, run.method, run.pattern),
                                      labelled_share=cfg["labelled_share"]),
                          accuracy_evaluator(validation_set(cfg, data), run.device, particles=cfg["eval_particles"]),
                          metrics, settings.snapshot())

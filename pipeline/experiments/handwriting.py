@@ -54,7 +54,8 @@ def label_dropout(cfg, method, pattern):
     """handwriting.label_dropout where q could learn to copy a true label fed to the recurrence the step
     before: not for the baseline (its q reads x alone) and not under the scattered layout (its labels are
     isolated steps; dropping half of them leaves too few for p to learn what y means)."""
-    return cfg["label_dropout"] if method != "baseline" and pattern != "scattered" else 0.0
+    p = cfg["label_dropout"]                  # read in every case: every training stage tracks it
+    return p if method != "baseline" and pattern != "scattered" else 0.0
 
 
 def training_set(data, method, rate, pattern, seed):

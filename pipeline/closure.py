@@ -1,10 +1,13 @@
 """The code a stage runs: the source files of its entry point's import closure.
 
-The stage graph (graph.py) lists these files as each stage's DVC deps, so `dvc status` names the
-stages an edit re-runs, and `dvc repro` re-runs exactly those.  The closure is static: every import
-of our packages anywhere in a module (inside functions too), package `__init__`s that hold code,
-and the files that code reads at run time (READS)."""
+check_params writes each entry point's fingerprint (the md5 of every file of its closure) to
+data/code/<entry>.json, and each stage depends on its entry point's fingerprint (graph.py): an edit
+changes exactly the fingerprints of the stages that run the edited file, and `dvc repro` re-runs
+exactly those.  The closure is static: every import of our packages anywhere in a module (inside
+functions too), package `__init__`s that hold code, and the files that code reads at run time (READS)."""
 import ast
+import hashlib
+import json
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,3 +57,9 @@ def closure(module, root=ROOT):
     for path in [p for p in found if p in READS]:
         found |= {f.relative_to(root).as_posix() for f in (root / READS[path]).iterdir() if f.is_file()}
     return sorted(found)
+
+
+def fingerprint(module, root=ROOT):
+    """The JSON text check_params writes for `module`: the md5 of each file of its closure."""
+    files = {path: hashlib.md5((root / path).read_bytes()).hexdigest() for path in closure(module, root)}
+    return json.dumps({"module": module, "files": files}, indent=1, sort_keys=True) + "\n"

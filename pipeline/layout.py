@@ -3,7 +3,12 @@ path of dvc.yaml from these, stages receive their paths as arguments, and the ru
 names the files inside a run folder from here."""
 
 RAW = "data/raw"                       # downloads (not DVC outputs: their names depend on the source)
-CHECKED = "data/params.checked"        # check_params' mark (the same bytes every time); every stage depends on it
+CHECKED = "data/params.checked"        # check_params' mark (the same bytes every time); the prepare stages depend on it
+
+
+def code(module):
+    """check_params' fingerprint of a stage entry point's code (closure.fingerprint): its stages' first dep."""
+    return f"data/code/{module.rsplit('.', 1)[-1]}.json"
 
 
 def run_folder(experiment, method, seed, group=None, rate=None):

@@ -152,8 +152,9 @@ def has_gpus(client):
     return any(w.get("resources", {}).get("GPU") for w in client.scheduler_info().get("workers", {}).values())
 
 
-def run(args, root, plan):
-    """Run the planned stages (scheduler.plan's) on the cluster the arguments ask for; the exit status."""
+def run(args, root, plan, checked=False):
+    """Run the planned stages (scheduler.plan's) on the cluster the arguments ask for (`checked`:
+    check_params has run first, counted with them); the exit status."""
     names, _, order, _ = plan
     before = scheduler.lock_order(root)
     start = time.monotonic()
@@ -167,6 +168,7 @@ def run(args, root, plan):
         finally:
             scheduler.order_lock(root, before, order)
         write_json(root / scheduler.LOG_DIR / "schedule.json", {"workers": workers(client), "records": records})
+    counts["ran"] += checked
     print(scheduler.summary(counts, time.monotonic() - start))
     if failures:
         print("Fix the failing stage and run `make repro` again: finished stages are kept")
@@ -181,10 +183,15 @@ def main(argv=None):
     root = Path.cwd()
     try:
         plan = scheduler.plan(root, args.targets)
+        checked = "check_params" in plan[3]  # params or code edited: its fingerprints say which stages that reaches
+        if checked:
+            if scheduler.check(root) != 0:
+                return 1
+            plan = scheduler.plan(root, args.targets)
         if not plan[0]:
             print("Data and pipelines are up to date.")
             return 0
-        return run(args, root, plan)
+        return run(args, root, plan, checked)
     except (Refused, DvcException) as err:
         print(f"error: {'dvc: ' if isinstance(err, DvcException) else ''}{err}", file=sys.stderr)
         return 2

@@ -1,9 +1,10 @@
 """Check params.yaml and the stage graph before any other stage runs.
 
 A bad value stops `dvc repro` here, with one line naming the key, before DVC removes any other
-stage's outputs; so does a dvc.yaml that params.yaml or the code's imports have outdated.  The mark it
-writes is the same bytes every time: every stage depends on it, and a valid change re-runs only the
-stages the change reaches."""
+stage's outputs; so does a dvc.yaml that params.yaml has outdated.  Then it writes the fingerprint of
+each stage entry point's code (data/code/<entry>.json, closure.fingerprint), on which that entry
+point's stages depend, and its mark, the same bytes every time, on which the prepare stages depend:
+a valid change re-runs only the stages the change reaches."""
 import argparse
 import importlib.util
 import sys
@@ -13,7 +14,7 @@ if importlib.util.find_spec("torch") is None:        # every later stage needs i
     sys.exit(f"error: {sys.executable} has no torch: activate the project's environment "
              f"(`source .venv/bin/activate`) or run `make repro`")
 
-from pipeline import PipelineError, config, graph  # noqa: E402
+from pipeline import PipelineError, closure, config, graph  # noqa: E402
 from pipeline.cli import run  # noqa: E402
 from pipeline.io import write_text  # noqa: E402
 
@@ -37,6 +38,8 @@ def main():
     problem = graph.current(params)
     if problem:
         raise PipelineError(f"{problem}; run `python -m pipeline.graph` to regenerate dvc.yaml, then `dvc repro`")
+    for path, module in graph.fingerprints(graph.stages(params)).items():
+        write_text(path, closure.fingerprint(module))
     write_text(args.out, "params.yaml and dvc.yaml checked\n")
 
 

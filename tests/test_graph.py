@@ -1,5 +1,6 @@
-"""The stage graph: dvc.yaml is what params.yaml and the code imply; every stage lists the code it
-runs (its import closure) and, for fan-in stages, every file it reads; paths are written once."""
+"""The stage graph: dvc.yaml is what params.yaml and the code imply; every stage depends on the
+fingerprint of the code it runs (its import closure) and, for fan-in stages, on every file it reads;
+paths are written once."""
 import re
 
 import pytest
@@ -75,10 +76,11 @@ def test_every_stage_depends_on_the_code_it_runs_and_on_the_check(name):
     module = re.search(r"python -m (stages\.\w+)", stage["cmd"]).group(1)
     if name == "check_params":
         assert stage["deps"] == ["pipeline", "stages"] and stage["params"] == [{"params.yaml": None}]
-        assert stage["outs"] == [{layout.CHECKED: {"persist": True}}]
+        modules = {re.search(r"python -m (stages\.\w+)", s["cmd"]).group(1) for s in SPEC.values()} - {module}
+        assert stage["outs"] == [{path: {"persist": True}} for path in [layout.CHECKED, *sorted(map(layout.code, modules))]]
     else:
-        code = [d for d in stage["deps"] if d.startswith(("pipeline/", "stages/"))]
-        assert code == closure.closure(module) and f"stages/{module.split('.')[1]}.py" in code
+        assert not [d for d in stage["deps"] if d.startswith(("pipeline", "stages"))]     # the code through its fingerprint
+        assert stage["deps"][0] == layout.code(module) == f"data/code/{module.split('.')[1]}.json"
         assert (layout.CHECKED in stage["deps"]) == name.startswith("prepare_")
 
 
@@ -116,6 +118,25 @@ def test_the_closure_changes_exactly_with_the_imports(tmp_path):
         f.write("\ndef _later():\n    from pipeline.models import dvrnn  # noqa\n")
     added = set(closure.closure("stages.train_mnist", tmp_path)) - set(before)
     assert "pipeline/models/dvrnn.py" in added and added <= set(closure.closure("stages.train_flies"))
+
+
+def test_a_fingerprint_changes_exactly_with_its_closure(tmp_path):
+    """What check_params writes: an edit of m2.py changes the MNIST entry points' fingerprints and no
+    fly one; each lists the md5 of exactly its closure's files."""
+    import hashlib
+    import json
+    import shutil
+    for folder in ("pipeline", "stages"):
+        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    modules = ("stages.train_mnist", "stages.score_mnist", "stages.train_flies", "stages.report_index")
+    before = {m: closure.fingerprint(m, tmp_path) for m in modules}
+    files = json.loads(before["stages.train_mnist"])["files"]
+    assert list(files) == closure.closure("stages.train_mnist", tmp_path)
+    assert files["pipeline/models/m2.py"] == hashlib.md5((ROOT / "pipeline/models/m2.py").read_bytes()).hexdigest()
+    with open(tmp_path / "pipeline" / "models" / "m2.py", "a") as f:
+        f.write("\n# edited\n")
+    changed = {m for m in modules if closure.fingerprint(m, tmp_path) != before[m]}
+    assert changed == {"stages.train_mnist", "stages.score_mnist"}
 
 
 def test_the_closure_follows_imports_inside_functions_and_packages():

@@ -104,8 +104,8 @@ def test_the_local_cluster_gives_the_bytes_of_plain_dvc_repro(plain, tmp_path):
     assert again.stdout.strip() == "Data and pipelines are up to date."
     (repo / "pipeline" / "note.py").write_text('"""A new module: only check_params depends on the whole folder."""\n')
     edited = run([sys.executable, "-m", "pipeline.repro", *FLIES, "--workers", "2"], repo)
-    assert "summary: 1 run, 0 restored from cache, 5 up to date" in edited.stdout     # 4 without asking DVC
-    assert len(re.findall(r"^start ", edited.stdout, re.M)) == 2                        # check_params, prepare_flies
+    assert re.findall(r"^start +(\S+)", edited.stdout, re.M) == ["check_params"]      # no fingerprint changed
+    assert edited.stdout.strip().endswith("Data and pipelines are up to date.")
     assert {k: v for k, v in digests(repo).items() if k != "dvc.lock"} == {k: v for k, v in plain.items() if k != "dvc.lock"}
 
 

@@ -107,12 +107,13 @@ def toy(tmp_path_factory):
 def test_a_declared_experiment_appears_in_the_graph(toy):
     stages = yaml.safe_load((toy / "dvc.yaml").read_text())["stages"]
     assert stages["prepare_toy"]["params"] == ["toy.level"] and stages["report_toy"]["params"] == ["toy.level"]
-    assert "pipeline/declarations/toy.py" in stages["report_toy"]["deps"]
+    assert stages["report_toy"]["deps"][0] == "data/code/report_toy.json"
     assert "reports/toy_summary.json" in stages["report_index"]["deps"]
     assert "toy.level" not in stages["report_index"]["params"]          # no source, no sized keys
     ran = dvc("repro", "report_toy", cwd=toy).stdout
     assert {"check_params", "prepare_toy", "report_toy"} <= set(ran.split("'")[1::2])
     assert json.loads((toy / "reports" / "toy_summary.json").read_text())["level"] == 3
+    assert "pipeline/declarations/toy.py" in json.loads((toy / "data" / "code" / "report_toy.json").read_text())["files"]
 
 
 def test_a_declared_experiment_is_validated(toy):

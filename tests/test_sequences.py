@@ -271,8 +271,11 @@ def test_without_a_path_the_graph_has_no_sequences_stage():
 def test_a_path_adds_exactly_the_four_stage_groups_and_the_index_reads_their_summary():
     off, on = _stages(None), _stages("data/raw/mine.csv")
     assert set(on) - set(off) == {"prepare_sequences", "train_sequences", "score_sequences", "report_sequences"}
-    assert all(vars(on[name]) == vars(off[name]) for name in off if name != "report_index")
+    assert all(vars(on[name]) == vars(off[name]) for name in off if name not in ("report_index", "check_params"))
     assert on["report_index"].deps == off["report_index"].deps + [layout.summary("sequences")]
+    added = set(on["check_params"].outs) - set(off["check_params"].outs)     # their code's fingerprints
+    assert added == {layout.code(f"stages.{g}") for g in ("prepare_sequences", "train_sequences", "score_sequences",
+                                                          "report_sequences")}
     assert on["prepare_sequences"].args["input"] == "${sequences.path}" and "${sequences.path}" in on["prepare_sequences"].deps
     assert on["train_sequences"].matrix["method"] == list(METHODS)
     assert graph.current({**PARAMS, "sequences": {**PARAMS["sequences"], "path": "x.csv"}}) is not None

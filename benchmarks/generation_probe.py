@@ -61,7 +61,7 @@ def one_step_ahead(model, x, y, z_from="posterior", stroke="sample"):
     st, _ = model.recur_time_major(batch, 1)
     ctx = st["ctx"]
     z = st["z"] if z_from == "posterior" else model._gaussian(model.prior_z, ctx).mean
-    features = model.decoder(model._with_y(ctx, model.embed_z(z), ey=model.embed_y(y.T)))
+    features = model.decode(ctx, z, y.T)
     out = model.head.sample(features) if stroke == "sample" else model.head.mode(features)
     return out.transpose(0, 1)
 

@@ -78,6 +78,7 @@ class Spec:
     use_labels: bool = True        # False: the objective never sees a label (RWS, M1, ...)
     grad_clip: float = 0.0         # 0 = off
     lr_decay: str = "constant"     # constant | cosine: lr falls to 0 along a half cosine over the run's steps
+    kl_warmup: float = 0.0         # KL annealing: z's log-densities weighted from 0 up to 1 over this fraction of the steps
 
     @classmethod
     def of(cls, method, cfg, seed, name, particles=None):
@@ -87,7 +88,8 @@ class Spec:
         return cls(name=name, objective=objectives.of(method, cfg), epochs=cfg["epochs"],
                    particles=particles or method.particles or cfg["particles"], lr=cfg["lr"], seed=seed,
                    enumerate_y=method.enumerate_y, use_labels=method.uses_labels,
-                   grad_clip=cfg.get("grad_clip", 0.0), lr_decay=cfg.get("lr_decay", "constant"))
+                   grad_clip=cfg.get("grad_clip", 0.0), lr_decay=cfg.get("lr_decay", "constant"),
+                   kl_warmup=cfg.get("kl_warmup", 0.0))
 
 
     def scaled(self, budget):
@@ -120,13 +122,27 @@ def _apply(loss, params):
         p.grad = None if g is None else g
 
 
-def train_step(model, spec, batch, opt_theta, opt_phi, groups, at=(0, 0)):
+def kl_weight(spec, progress):
+    """KL annealing (Bowman et al. 2016; Deep-Writing anneals its KL too): the weight of z's
+    log-densities at `progress` (0 to 1) through the run's steps, rising linearly from 0 to 1 over
+    spec.kl_warmup of them; 1 without a warm-up."""
+    return min(1.0, progress / spec.kl_warmup) if spec.kl_warmup else 1.0
+
+
+def annealed(trace, weight):
+    """The trace with log p(z_t | ...) and log q(z_t | ...) times `weight`: every objective's weights
+    then carry weight * (log p(z) - log q(z)), the ELBO's KL term scaled (weight 1: the trace itself)."""
+    return trace if weight == 1.0 else replace(trace, log_pz=weight * trace.log_pz, log_qz=weight * trace.log_qz)
+
+
+def train_step(model, spec, batch, opt_theta, opt_phi, groups, at=(0, 0), progress=1.0):
     """One update of both optimisers on one set of particles; returns the losses as floats.
-    at: (epoch, step), for the message of a loss that is not finite."""
+    at: (epoch, step), for the message of a loss that is not finite; progress: how far through the
+    run's steps (0 to 1), for KL annealing."""
     if not spec.use_labels:             # unsupervised: no label may reach the model, not even by teacher forcing
         batch = {**batch, "labels": torch.full_like(batch["labels"], -1), "mask": torch.zeros_like(batch["mask"])}
     extra = {"enumerate_y": spec.enumerate_y} if spec.enumerate_y else {}
-    trace = model(batch, spec.particles, **extra)
+    trace = annealed(model(batch, spec.particles, **extra), kl_weight(spec, progress))
     losses = spec.objective(trace, batch["mask"])
     _check_finite(spec, trace, losses, *at)
     _apply(losses.model, groups["theta"] + groups["phi_z"])
@@ -207,8 +223,9 @@ def fit(model, spec, make_batches, evaluate, checkpoint=None, device="cpu"):
         batches = list(make_batches(epoch_rng(spec.seed, epoch)))
         for step, batch in enumerate(tqdm(batches, desc=f"{spec.name} epoch {epoch}/{spec.epochs}",
                                           leave=False, mininterval=2.0)):
-            set_lr(spec, (opt_theta, opt_phi), (epoch - 1 + step / len(batches)) / spec.epochs)
-            for k, v in train_step(model, spec, batch, opt_theta, opt_phi, groups, (epoch, step)).items():
+            progress = (epoch - 1 + step / len(batches)) / spec.epochs
+            set_lr(spec, (opt_theta, opt_phi), progress)
+            for k, v in train_step(model, spec, batch, opt_theta, opt_phi, groups, (epoch, step), progress).items():
                 sums[k] = sums.get(k, 0.0) + v
             n += 1
         row = {"epoch": epoch, **{k: v / max(n, 1) for k, v in sums.items()}, **_evaluate(model, evaluate)}

@@ -129,6 +129,67 @@ def test_a_generation_step_equals_the_layers_as_written():
     assert torch.allclose(h_new, h_ref, atol=1e-5) and torch.allclose(c_new, c_ref, atol=1e-5)
 
 
+def deep_writing(seed=0):
+    """A DVRNN with Deep-Writing's latent structure: a content latent per character, a decoder without h."""
+    torch.manual_seed(seed)
+    return DVRNN(4, 70, 5, 16, u_dim=3, emission="stroke", mixture=2, content_latent=6, decoder_reads_h=False)
+
+
+def test_the_content_latent_is_the_component_that_y_selects():
+    model = deep_writing()
+    y, eps = torch.tensor([3, 3, 41]), torch.randn(3, 6)
+    sigma = torch.nn.functional.softplus(model.content_scale) + 1e-3
+    expected = model.embed_content(model.content_loc[y] + sigma[y] * eps)
+    assert torch.allclose(model.content(y, eps), expected)
+    with torch.no_grad():
+        model.content_loc[41] += 5.0                       # another character's component: no effect on y = 3
+    assert torch.equal(model.content(y, eps)[:2], expected[:2]) and not torch.allclose(model.content(y, eps)[2], expected[2])
+    assert DVRNN(4, 70, 5, 16).content(y).shape == (3, 16)                      # off: y's embedding
+
+
+@pytest.mark.parametrize("reads_h", [True, False])
+def test_the_decoder_reads_h_only_when_the_switch_says(reads_h):
+    torch.manual_seed(0)
+    model = DVRNN(4, 70, 5, 16, u_dim=3, emission="stroke", mixture=2, content_latent=6, decoder_reads_h=reads_h)
+    eu, z, y, eps = torch.randn(2, 16), torch.randn(2, 5), torch.tensor([1, 2]), torch.randn(2, 6)
+    outs = []
+    for h in (torch.randn(2, 16), torch.randn(2, 16)):
+        torch.manual_seed(1)                               # the same content draw
+        outs.append(model.decode(torch.cat([h, eu], -1), z, y))
+    assert torch.equal(*outs) != reads_h
+    trace = model({"x": torch.randn(2, 7, 4), "u": torch.randn(2, 7, 3), "labels": torch.randint(0, 70, (2, 7)),
+                   "mask": torch.ones(2, 7, dtype=torch.bool)}, 3)
+    assert trace.log_px.shape == (3, 2, 7) and torch.isfinite(trace.log_px).all()
+
+
+def test_writing_a_forced_character_draws_from_its_component():
+    """emit under a forced y_t: the decoder reads y_t's component (sigma made tiny, so the draw is its mean)."""
+    model = deep_writing()
+    with torch.no_grad():
+        model.content_scale.fill_(-30.0)
+    h, c, u = torch.randn(2, 16), torch.randn(2, 16), torch.randn(2, 3)
+    def features_of(char, z):
+        return model.decoder(torch.cat([model.embed_u(u), model.embed_z(z), model.embed_content(model.content_loc[char])
+                                        .expand(2, -1)], -1))
+    for char, other in ((7, 52), (52, 7)):
+        features, y_t, z = model.emit((h, c), u, torch.tensor([char, char]))
+        assert (y_t == char).all()
+        assert (features - features_of(char, z)).abs().max() < 0.01 < (features - features_of(other, z)).abs().max()
+
+
+def test_kl_annealing_follows_its_schedule():
+    from dataclasses import replace
+
+    from pipeline.train import Spec, annealed, kl_weight
+    spec = Spec(name="t", objective=None, epochs=1, particles=1, lr=0.1, seed=0, kl_warmup=0.4)
+    assert [kl_weight(spec, p) for p in (0.0, 0.1, 0.2, 0.4, 0.9)] == pytest.approx([0.0, 0.25, 0.5, 1.0, 1.0])
+    assert kl_weight(replace(spec, kl_warmup=0.0), 0.0) == 1.0
+    trace = DVRNN(4, 70, 5, 16)({"x": torch.randn(2, 5, 4)}, 2)
+    half = annealed(trace, 0.5)
+    assert torch.equal(half.log_pz, 0.5 * trace.log_pz) and torch.equal(half.log_qz, 0.5 * trace.log_qz)
+    assert torch.equal(half.log_px, trace.log_px) and annealed(trace, 1.0) is trace
+
+
 def test_kde_of_one_sample_is_a_gaussian_with_the_floor_bandwidth():
     """Every sample identical: the KDE is N(sample, floor^2 I) per dimension."""
     samples = np.zeros((10, 2))

@@ -108,7 +108,7 @@ def test_chance_labels_shuffle_whole_segments_and_keep_their_lengths():
 def claim_runs(legibility, control):
     return pd.DataFrame([{"group": "main", "method": m, "seed": s, "legibility": legibility[m][s],
                           "ink_control_legibility": control[m][s], "chance_legibility": control[m][s],
-                          "distinct_generations": 4} for m in legibility for s in range(len(legibility[m]))])
+                          "distinct_generations": 4, "kl_per_step": 0.1} for m in legibility for s in range(len(legibility[m]))])
 
 
 def test_the_fig4_claim_is_reproduced_when_both_methods_read_above_the_ink_destroyed_control():

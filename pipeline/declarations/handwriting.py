@@ -89,7 +89,7 @@ def headline(summary):
 
 
 MODEL = ("handwriting.z_dim", "handwriting.hidden", "handwriting.mixture", "handwriting.q_hidden",
-         "handwriting.pen_context")
+         "handwriting.pen_context", "handwriting.content_latent", "handwriting.decoder_reads_h")
 EXPERIMENT = Experiment(
     name="handwriting", title="Handwriting (sec. 4.2, Fig. 3, 4)",
     top={"supervision": rules.fraction, "supervision_pattern": rules.choice(*PATTERNS)},
@@ -97,6 +97,7 @@ EXPERIMENT = Experiment(
              "trusted_sha256": rules.anything, "deepwriting_url": rules.anything, "iamondb_url": rules.anything,
              "fonts": rules.anything, "data_seed": rules.anything, "rates": rules.rates,
              "variable_supervision": rules.flag, "normalised_ssws": rules.flag, "supervised_q": rules.flag, "alpha": rules.positive, "pen_context": rules.flag,
+             "content_latent": rules.count, "decoder_reads_h": rules.flag, "kl_warmup": rules.fraction,
              "label_dropout": rules.fraction, "labelled_share": rules.fraction},
     reads={"prepare": ("handwriting.source", "handwriting.local_dir", "handwriting.trusted_sha256",
                        "handwriting.deepwriting_url", "handwriting.iamondb_url", "handwriting.fonts",
@@ -104,7 +105,7 @@ EXPERIMENT = Experiment(
                        "handwriting.writers", "handwriting.valid_writers"),
            "train": (*WHERE, *MODEL, "handwriting.label_dropout", "handwriting.labelled_share",
                      "handwriting.epochs", "handwriting.particles", "handwriting.lr",
-                     "handwriting.lr_decay", "handwriting.grad_clip", "handwriting.batch_size",
+                     "handwriting.lr_decay", "handwriting.kl_warmup", "handwriting.grad_clip", "handwriting.batch_size",
                      "handwriting.eval_particles"),
            "score": (*WHERE, "handwriting.pen_context", "handwriting.eval_particles", "handwriting.generations"),
            "report": ("supervision", "supervision_pattern", "handwriting.label_dropout", *sized("handwriting"))},

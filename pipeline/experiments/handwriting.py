@@ -33,11 +33,14 @@ N_CLASSES = 70
 
 def model_of(cfg, method, data):
     """The DVRNN every method shares; the baseline's q(y | x) reads x alone (the paper's separate
-    classifier), the others' q(y_t) also reads the particle's recurrent state."""
+    classifier), the others' q(y_t) also reads the particle's recurrent state.  Deep-Writing's latent
+    structure (content_latent, decoder_reads_h) is in the checkpoint's arguments when switched on."""
+    structure = {"content_latent": cfg["content_latent"], "decoder_reads_h": cfg["decoder_reads_h"]}
+    structure = {k: v for k, v in structure.items() if v != {"content_latent": 0, "decoder_reads_h": True}[k]}
     return runs.Model(DVRNN, {"x_dim": 4, "n_classes": N_CLASSES, "z_dim": cfg["z_dim"], "hidden": cfg["hidden"],
                               "emission": "stroke", "u_dim": pen_context.DIM if cfg.get("pen_context") else 0,
                               "mixture": cfg["mixture"], "q_hidden": cfg.get("q_hidden"),
-                              "q_reads_state": method != "baseline"})
+                              "q_reads_state": method != "baseline", **structure})
 
 
 def with_inputs(cfg, arrays):
@@ -119,6 +122,18 @@ def training(settings, run):
 
 
 @torch.no_grad()
+def z_kl_per_step(model, valid, particles, seed):
+    """KL(q(z_t) || p(z_t | h_{t-1})) per step in nats, estimated on the validation windows `valid`
+    (validation_set's) with their labels teacher-forced: the mean of log q - log p at q's samples.
+    About 0 when the decoder ignores z."""
+    torch.manual_seed(seed)
+    labels = torch.as_tensor(valid["labels"])
+    batch = {**{k: torch.as_tensor(v) for k, v in valid.items()}, "labels": labels.clamp(min=0), "mask": labels >= 0}
+    trace = model(batch, particles)
+    return (trace.log_qz - trace.log_pz).mean().item()
+
+
+@torch.no_grad()
 def score(settings, run):
     """Evaluate a trained run (a runs.Run with group, rate, pattern and reader): (arrays for
     generation.npz, numbers for scores.json).
@@ -132,7 +147,8 @@ def score(settings, run):
     end-of-character flags and durations kept); chance_legibility: against the written characters
     shuffled among their segments (writing.chance_labels); reference_legibility and
     reference_ink_control_legibility: the rendered sentence itself, and with its ink destroyed;
-    distinct_generations: how many of the samples differ (z is the only randomness)."""
+    distinct_generations: how many of the samples differ (z is the only randomness); kl_per_step:
+    z's KL per step on the validation windows (z_kl_per_step: is z used?)."""
     cfg, data, device, seed = settings["handwriting"], np.load(run.data), run.device, run.seed
     mean, std, seq_len = data["mean"], data["std"], data["x_train"].shape[1]
     model, reader = runs.load_run(run.folder, device), runs.load_run(run.reader, device)
@@ -152,6 +168,7 @@ def score(settings, run):
               "reference_legibility": read(true),
               "reference_ink_control_legibility": read(true, ink=lambda x, y: writing.destroyed_ink(x, y, rng)),
               "distinct_generations": len({np.round(x, 3).tobytes() for x, _ in samples}),
+              "kl_per_step": z_kl_per_step(model, validation_set(cfg, data), cfg["eval_particles"], seed),
               "generations": cfg["generations"], "steps_written": [len(x) for x, _ in samples]}
     length = max(len(x) for x, _ in samples)
     pad = lambda a: np.pad(a, [(0, length - len(a))] + [(0, 0)] * (a.ndim - 1))  # noqa: E731

@@ -9,6 +9,18 @@ Inference:
                                                              y_{<t}, z_{<t} through h_{t-1} (eq. 6)
     q(y_t | BiLSTM(x, u)_t)                                  with q_reads_state=False: a classifier
                                                              of x alone (the supervised baseline)
+Deep-Writing's latent structure (Aksan et al. 2018, `VRNNGmmCell`), two switches, off by default:
+    content_latent    a content latent c_t ~ N(mu_{y_t}, sigma_{y_t}), one learnt Gaussian per
+                      character selected by y_t (Deep-Writing's `gmm_mu_vars` with its labels given,
+                      `use_real_pi_labels`), in training and in sampling; the decoder reads c_t in
+                      place of y's embedding.  It has no posterior: c_t is drawn from its prior, so
+                      its density cancels in every importance weight and the per-step log-densities
+                      stay those of eq. 5 with p(x_t | z_t, y_t, c_t) averaged over c_t.  The LSTM
+                      still reads y's embedding (Deep-Writing's reads c_t).
+    decoder_reads_h   False: p(x_t | ...) reads z_t, the content (c_t or y's embedding) and the pen
+                      context u_t, not h_{t-1} (`use_latent_h_in_outputs=False`), so what the
+                      history says about x_t must pass through z_t, whose prior p(z_t | h_{t-1}) is
+                      Deep-Writing's style prior.  Training anneals z's KL (train.Spec.kl_warmup).
 Particles are folded into the batch: every step runs once on K * B rows.  The loop over time does
 only what sampling needs (models/recurrence.py, with its backward pass written out); every density
 is evaluated afterwards on whole [K * B, T] tensors.  The first layers that read h, x and y are
@@ -39,9 +51,9 @@ def _per_particle(a, b):
 
 class DVRNN(nn.Module):
     def __init__(self, x_dim, n_classes, z_dim, hidden, u_dim=0, emission="stroke", mixture=3, q_hidden=None,
-                 q_reads_state=True):
+                 q_reads_state=True, content_latent=0, decoder_reads_h=True):
         super().__init__()
-        self.q_reads_state = q_reads_state
+        self.q_reads_state, self.decoder_reads_h = q_reads_state, decoder_reads_h
         self.x_dim, self.n_classes, self.z_dim, self.hidden, self.u_dim = x_dim, n_classes, z_dim, hidden, u_dim
         ctx = self.ctx_dim = hidden + (hidden if u_dim else 0)
         y_dim = hidden if n_classes else 0
@@ -54,7 +66,12 @@ class DVRNN(nn.Module):
         self.rnn = nn.LSTMCell(2 * hidden + y_dim, hidden)
         self.prior_y = mlp([ctx, hidden, n_classes], nn.ReLU) if n_classes else None
         self.prior_z = mlp([ctx, hidden, 2 * z_dim], nn.ReLU)
-        self.decoder = mlp([ctx + hidden + y_dim, hidden], nn.ReLU)
+        self.content_dim = content_latent if n_classes else 0        # c_t's size (0: y's embedding)
+        if self.content_dim:                                          # Deep-Writing's initial values
+            self.content_loc = nn.Parameter(torch.empty(n_classes, content_latent).uniform_(-1.0, 1.0))
+            self.content_scale = nn.Parameter(torch.ones(n_classes, content_latent))   # softplus(.) is sigma
+            self.embed_content = mlp([content_latent, hidden], nn.ReLU)
+        self.decoder = mlp([(ctx if decoder_reads_h else ctx - hidden) + hidden + y_dim, hidden], nn.ReLU)
         self.head = StrokeHead(hidden, mixture) if emission == "stroke" else GaussianHead(hidden, x_dim, mixture)
         # phi_z
         self.encoder_z = mlp([ctx + hidden + y_dim, hidden, 2 * z_dim], nn.ReLU)
@@ -80,6 +97,21 @@ class DVRNN(nn.Module):
 
     def _with_y(self, *parts, ey=None):
         return torch.cat([*parts, ey] if ey is not None else list(parts), -1)
+
+    def content(self, y, eps=None):
+        """What the decoder reads of y_t: y's embedding, or with content_latent the content latent
+        c_t = mu_{y_t} + sigma_{y_t} * eps (eps ~ N(0, 1) unless given), embedded."""
+        if not self.content_dim:
+            return self.embed_y(y)
+        eps = torch.randn(*y.shape, self.content_dim, device=y.device) if eps is None else eps
+        c = self.content_loc[y] + (F.softplus(self.content_scale[y]) + 1e-3) * eps
+        return self.embed_content(c)
+
+    def decode(self, ctx, z, y=None):
+        """The features of p(x_t | ...) from c_t = [h_{t-1}, e(u_t)], z_t and y_t: the decoder reads
+        [h, e(u), e(z), content(y)], or without h when decoder_reads_h is off."""
+        ctx = ctx if self.decoder_reads_h else ctx[..., self.hidden:]
+        return self.decoder(self._with_y(ctx, self.embed_z(z), ey=self.content(y) if self.n_classes else None))
 
     def initial_state(self, n):
         zeros = self.rnn.weight_hh.new_zeros(n, self.hidden)
@@ -182,10 +214,9 @@ class DVRNN(nn.Module):
         B, T, _ = x.shape
         st, state = self.recur_time_major(batch, K, state)          # densities on [T, K * B] rows
         ctx, z = st["ctx"], st["z"]
-        ez, ey = self.embed_z(z), self.embed_y(st["y"]) if self.n_classes else None
         log_qz = Normal(st["q_loc"], st["q_scale"]).log_prob(z).sum(-1)
         log_pz = self._gaussian(self.prior_z, ctx).log_prob(z).sum(-1)
-        log_px = self.head.log_prob(self.decoder(self._with_y(ctx, ez, ey=ey)), x.transpose(0, 1).repeat(1, K, 1))
+        log_px = self.head.log_prob(self.decode(ctx, z, st.get("y")), x.transpose(0, 1).repeat(1, K, 1))
         zeros = torch.zeros_like(log_px)
         if self.n_classes:
             y = st["y"]
@@ -230,13 +261,10 @@ class DVRNN(nn.Module):
         """The generative model's step t before x_t is drawn: y_t ~ p(y_t | c_t) unless y_t is given
         (forced), z_t ~ p(z_t | c_t); returns (the features that parameterise p(x_t | c_t, z_t, y_t), y_t, z_t)."""
         ctx = self._context(state[0], self.embed_u(u_t) if self.u_dim else None)
-        ey = None
-        if self.n_classes:
-            if y_t is None:
-                y_t = Categorical(logits=self.prior_y(ctx)).sample()
-            ey = self.embed_y(y_t)
+        if self.n_classes and y_t is None:
+            y_t = Categorical(logits=self.prior_y(ctx)).sample()
         z_t = self._gaussian(self.prior_z, ctx).sample()
-        return self.decoder(self._with_y(ctx, self.embed_z(z_t), ey=ey)), y_t, z_t
+        return self.decode(ctx, z_t, y_t), y_t, z_t
 
     @torch.no_grad()
     def advance(self, state, x_t, y_t, z_t, w=None):

@@ -137,12 +137,13 @@ def legibility_rows(frame):
     table = summarise(shown, "key", list(LEGIBILITY), bounds=ACCURACY)
     table = table.set_index("key").loc[list(dict.fromkeys(shown.key))].reset_index()
     distinct = shown.groupby("key").distinct_generations.min()
+    kl = shown.groupby("key").kl_per_step.mean()
     rows, legible = [], {}
     for _, r in table.iterrows():
         legible[r.key] = fmt_col(r, "legibility", 100)
         rows.append({"label": _kind_label(*r.key.split("@")), "n": r.n, "legibility": legible[r.key],
                      "ink": fmt_col(r, "ink_control_legibility", 100), "chance": fmt_col(r, "chance_legibility", 100),
-                     "distinct": int(distinct[r.key])})
+                     "distinct": int(distinct[r.key]), "kl": f"{kl[r.key]:.3f}"})
     reference = summarise(frame[frame.group == "ceiling"].assign(key="reference"), "key",
                           ["reference_legibility", "reference_ink_control_legibility"], bounds=ACCURACY)
     have = len(reference) > 0
@@ -150,7 +151,7 @@ def legibility_rows(frame):
     rows.append({"label": "the reference rendering of the sentence (the ceiling of legibility)",
                  "n": int(reference.n.iloc[0]) if have else 0, "legibility": legible["reference"],
                  "ink": fmt_col(reference.iloc[0], "reference_ink_control_legibility", 100) if have else "", "chance": "",
-                 "distinct": 1})
+                 "distinct": 1, "kl": ""})
     return rows, legible
 
 
@@ -337,7 +338,7 @@ def build(params, run_dirs, data_path, out, plateau=()):
         "ceiling": numbers(ceiling_summary, TOPK),
         **{column: {f"{g}/{m}/{r:g}": float(v) for (g, m, r), v in
                     frame.groupby(["group", "method", "rate"])[column].mean().items()}
-           for column in LEGIBILITY},
+           for column in (*LEGIBILITY, "kl_per_step")},
         "label_budget": budget_rows(frame),
         "claims": found, "runs": list(map(str, run_dirs)), "plateau": list(map(str, plateau))})
     render("handwriting.html.j2", out.html, title="Handwriting: DVRNN on pen strokes (paper Fig. 3, 4)",

@@ -16,8 +16,8 @@ model (the baseline with every window labelled) and CWS at `supervision` under
   top1/10  validation accuracy (metrics.json; CWS's is the paper's measure)
   distinct how many of the generations differ (style varied by z)
 
-Every generation is read by one fixed classifier, the workspace's ceiling run of the seed (from
-`make repro`), so the variants' numbers are comparable.  Needs a finished `make repro`.
+Every generation is read by one fixed classifier, the workspace's ceiling run of the first seed (from
+`make repro`; the score stage's reader too), so the variants' numbers are comparable.  Needs a finished `make repro`.
 
     python -m benchmarks.latent_structure --variant kl=kl_warmup:0.3 \\
         --variant dw=decoder_reads_h:false,kl_warmup:0.3,content_latent:8 --seeds 0 --jobs 2
@@ -64,7 +64,7 @@ def one_model(name, variant, keys, seed, out, samples):
     metrics = runs.train(run, handwriting.training(cfg, run))
     model = runs.load_run(folder)
     model.eval()
-    reader = runs.load_run(ROOT / layout.run_folder("handwriting", "baseline", seed, group="ceiling"))
+    reader = runs.load_run(ROOT / layout.run_folder("handwriting", "baseline", params["seeds"][0], group="ceiling"))
     data = np.load(data_path)
     mean, std, seq_len = data["mean"], data["std"], data["x_train"].shape[1]
     x, y = reference_windows(seq_len, mean, std)
@@ -94,16 +94,15 @@ def main():
     args = parser.parse_args()
     variants = ([] if args.skip_default else [("default", {})]) + [parse_variant(v) for v in args.variant]
     cells = [(m, name, keys, s) for name, keys in variants for s in args.seeds for m in args.models]
-    with tempfile.TemporaryDirectory() as scratch, ProcessPoolExecutor(args.jobs) as pool:
-        out = args.keep or scratch
-        rows = list(pool.map(one_model, *zip(*cells), [out] * len(cells), [args.samples] * len(cells)))
     for name, keys in variants:
         print(f"{name}: {keys or 'params.yaml as it is'}")
     print(f"{'variant':>12} {'model':>8} {'seed':>4} {'kl':>7} {'ahead':>6} {'written':>7} {'ink':>6} {'net':>6} "
-          f"{'top1':>6} {'top10':>6} {'distinct':>8}")
-    for r in rows:
-        print(f"{r['variant']:>12} {r['model']:>8} {r['seed']:>4} {r['kl']:7.3f} {r['ahead']:6.1%} {r['written']:7.1%} "
-              f"{r['ink']:6.1%} {r['net']:+6.1%} {r['top1']:6.1%} {r['top10']:6.1%} {r['distinct']:>8}", flush=True)
+          f"{'top1':>6} {'top10':>6} {'distinct':>8}", flush=True)
+    with tempfile.TemporaryDirectory() as scratch, ProcessPoolExecutor(args.jobs) as pool:
+        out = args.keep or scratch
+        for r in pool.map(one_model, *zip(*cells), [out] * len(cells), [args.samples] * len(cells)):
+                print(f"{r['variant']:>12} {r['model']:>8} {r['seed']:>4} {r['kl']:7.3f} {r['ahead']:6.1%} {r['written']:7.1%} "
+                  f"{r['ink']:6.1%} {r['net']:+6.1%} {r['top1']:6.1%} {r['top10']:6.1%} {r['distinct']:>8}", flush=True)
     if args.keep:
         print(f"models kept in {args.keep}")
 

@@ -110,8 +110,11 @@ class DVRNN(nn.Module):
     def decode(self, ctx, z, y=None):
         """The features of p(x_t | ...) from c_t = [h_{t-1}, e(u_t)], z_t and y_t: the decoder reads
         [h, e(u), e(z), content(y)], or without h when decoder_reads_h is off."""
-        ctx = ctx if self.decoder_reads_h else ctx[..., self.hidden:]
-        return self.decoder(self._with_y(ctx, self.embed_z(z), ey=self.content(y) if self.n_classes else None))
+        return self._decode(ctx, self.embed_z(z), self.content(y) if self.n_classes else None)
+
+    def _decode(self, ctx, ez, ey):
+        """decode() from embedded z and y."""
+        return self.decoder(self._with_y(ctx if self.decoder_reads_h else ctx[..., self.hidden:], ez, ey=ey))
 
     def initial_state(self, n):
         zeros = self.rnn.weight_hh.new_zeros(n, self.hidden)
@@ -214,9 +217,10 @@ class DVRNN(nn.Module):
         B, T, _ = x.shape
         st, state = self.recur_time_major(batch, K, state)          # densities on [T, K * B] rows
         ctx, z = st["ctx"], st["z"]
+        ez, ey = self.embed_z(z), self.content(st["y"]) if self.n_classes else None   # (this order: autograd's sums)
         log_qz = Normal(st["q_loc"], st["q_scale"]).log_prob(z).sum(-1)
         log_pz = self._gaussian(self.prior_z, ctx).log_prob(z).sum(-1)
-        log_px = self.head.log_prob(self.decode(ctx, z, st.get("y")), x.transpose(0, 1).repeat(1, K, 1))
+        log_px = self.head.log_prob(self._decode(ctx, ez, ey), x.transpose(0, 1).repeat(1, K, 1))
         zeros = torch.zeros_like(log_px)
         if self.n_classes:
             y = st["y"]
